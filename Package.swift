@@ -1,0 +1,34 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "SwiftBCC",
+    products: [
+        .library(name: "SwiftBCC", targets: ["SwiftBCC"]),
+        .executable(name: "HelloWorld", targets: ["HelloWorld"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBCC",
+            path: "Sources/CBCC",
+            pkgConfig: "libbcc",
+            providers: [.apt(["libbpfcc-dev"])]
+        ),
+        .target(name: "SwiftBCC", dependencies: ["CBCC"]),
+        .target(
+            name: "ExampleSupport",
+            dependencies: ["SwiftBCC", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "HelloWorld",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/HelloWorld"
+        ),
+        .testTarget(name: "SwiftBCCTests", dependencies: ["SwiftBCC"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

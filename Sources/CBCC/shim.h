@@ -1,0 +1,92 @@
+// libbcc's C API, and nothing of its C++ API (BPF.h, BPFTable.h, bpf_module.h do not import).
+#ifndef SWIFTBCC_CBCC_SHIM_H
+#define SWIFTBCC_CBCC_SHIM_H
+
+#include <bcc/bcc_common.h>
+#include <bcc/libbpf.h>
+#include <bcc/perf_reader.h>
+#include <bcc/bcc_syms.h>
+#include <bcc/bcc_proc.h>
+#include <bcc/bcc_usdt.h>
+#include <bcc/bcc_version.h>
+
+#include <linux/bpf.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <string.h>
+
+// The raw bpf(2) syscall, for the few commands libbcc's C API does not wrap
+// (program id iteration, object info, BPF_PROG_ATTACH). syscall() is variadic,
+// which Swift cannot call directly.
+static inline long swiftbcc_bpf(int cmd, union bpf_attr *attr, unsigned int size) {
+    return syscall(__NR_bpf, cmd, attr, size);
+}
+
+static inline int swiftbcc_get_next_id(int cmd, __u32 start, __u32 *next) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.start_id = start;
+    int r = (int)syscall(__NR_bpf, cmd, &attr, sizeof(attr));
+    if (r == 0) *next = attr.next_id;
+    return r;
+}
+
+static inline int swiftbcc_prog_get_next_id(__u32 start, __u32 *next) {
+    return swiftbcc_get_next_id(BPF_PROG_GET_NEXT_ID, start, next);
+}
+
+static inline int swiftbcc_map_get_next_id(__u32 start, __u32 *next) {
+    return swiftbcc_get_next_id(BPF_MAP_GET_NEXT_ID, start, next);
+}
+
+static inline int swiftbcc_prog_get_fd_by_id(__u32 id) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_id = id;
+    return (int)syscall(__NR_bpf, BPF_PROG_GET_FD_BY_ID, &attr, sizeof(attr));
+}
+
+static inline int swiftbcc_map_get_fd_by_id(__u32 id) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.map_id = id;
+    return (int)syscall(__NR_bpf, BPF_MAP_GET_FD_BY_ID, &attr, sizeof(attr));
+}
+
+static inline int swiftbcc_obj_get_info_by_fd(int fd, void *info, __u32 *info_len) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.info.bpf_fd = fd;
+    attr.info.info_len = *info_len;
+    attr.info.info = (__u64)(unsigned long)info;
+    int r = (int)syscall(__NR_bpf, BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
+    if (r == 0) *info_len = attr.info.info_len;
+    return r;
+}
+
+static inline int swiftbcc_prog_attach(int prog_fd, int target_fd, int attach_type, unsigned int flags) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.target_fd = target_fd;
+    attr.attach_bpf_fd = prog_fd;
+    attr.attach_type = attach_type;
+    attr.attach_flags = flags;
+    return (int)syscall(__NR_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr));
+}
+
+static inline int swiftbcc_prog_detach(int prog_fd, int target_fd, int attach_type) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.target_fd = target_fd;
+    attr.attach_bpf_fd = prog_fd;
+    attr.attach_type = attach_type;
+    return (int)syscall(__NR_bpf, BPF_PROG_DETACH, &attr, sizeof(attr));
+}
+
+// memfd_create(2), used to capture what libbcc prints on fd 2.
+static inline int swiftbcc_memfd(const char *name) {
+    return (int)syscall(__NR_memfd_create, name, 0);
+}
+
+#endif

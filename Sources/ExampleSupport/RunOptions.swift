@@ -1,0 +1,107 @@
+import ArgumentParser
+import Glibc
+import SwiftBCC
+
+/// The flags every example takes besides its original's, so that tests and users can run it
+/// unattended: `--count N` exits 0 after N output lines or events, `--duration S` after S seconds.
+public struct RunOptions: ParsableArguments {
+    @Option(help: "Exit 0 after this many output lines or events.")
+    public var count: Int?
+
+    @Option(help: "Exit 0 after this many seconds.")
+    public var duration: Double?
+
+    public init() {}
+
+    /// Starts the clock for `--duration` and the counter for `--count`.
+    public func start() -> RunLimit { RunLimit(count: count, duration: duration) }
+}
+
+/// Tracks `--count` and `--duration` for one run, and stops on SIGINT/SIGTERM.
+public final class RunLimit {
+    public let count: Int?
+    public let duration: Double?
+    private let startMs: Int64
+    public private(set) var emitted = 0
+
+    init(count: Int?, duration: Double?) {
+        self.count = count
+        self.duration = duration
+        self.startMs = RunLimit.nowMs()
+        // Ctrl-C and SIGTERM end blocking SwiftBCC calls, so the example detaches and exits 0.
+        Interrupts.install()
+    }
+
+    static func nowMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// Seconds left before `--duration` runs out; nil without `--duration`.
+    public var remaining: Double? {
+        duration.map { max(0, $0 - Double(RunLimit.nowMs() - startMs) / 1000) }
+    }
+
+    /// True once the count is reached, the duration has passed, or a stop signal arrived.
+    public var isDone: Bool {
+        if Interrupts.pendingSignal != nil { return true }
+        if let count, emitted >= count { return true }
+        if let r = remaining, r <= 0 { return true }
+        return false
+    }
+
+    /// Counts one output line or event; returns true when the run should stop.
+    @discardableResult
+    public func record(_ n: Int = 1) -> Bool {
+        emitted += n
+        return isDone
+    }
+
+    /// Prints `line` on stdout (flushed) and counts it.
+    @discardableResult
+    public func emit(_ line: String) -> Bool {
+        print(line)
+        fflush(nil)
+        return record()
+    }
+
+    /// `tracePrint` with the run's limits: prints trace_pipe lines (formatted with `fmt` as in
+    /// `BPF.tracePrint(fmt:)`) until the count or duration is reached or a signal arrives.
+    public func tracePrint(_ b: BPF, fmt: String? = nil) throws {
+        do {
+            while !isDone {
+                if let fmt {
+                    guard let f = try b.traceFields(timeout: remaining) else { continue }
+                    emit(f.format(fmt))
+                } else {
+                    // Kernels since 5.x end bpf_trace_printk lines with the message's own "\n"
+                    // plus one more: skip the empty lines that makes.
+                    guard let line = try b.traceReadline(timeout: remaining), !line.isEmpty else { continue }
+                    emit(line)
+                }
+            }
+        } catch BPFError.interrupted {
+            return
+        }
+    }
+
+    /// Sleeps up to `seconds` (less if `--duration` ends sooner); returns false when the run
+    /// should stop (duration over or signal).
+    public func sleep(_ seconds: Double) -> Bool {
+        var left = min(seconds, remaining ?? seconds)
+        while left > 0 && Interrupts.pendingSignal == nil {
+            let step = min(left, 0.05)
+            usleep(UInt32(step * 1_000_000))
+            left -= step
+        }
+        return !isDone
+    }
+}
+
+/// Prints one line on stderr.
+public func warn(_ message: String) {
+    var line = message
+    if !line.hasSuffix("\n") { line += "\n" }
+    _ = line.withCString { write(2, $0, strlen($0)) }
+}

@@ -1,0 +1,144 @@
+internal import CBCC
+import Glibc
+
+extension BPF {
+    /// Syscall function prefixes, in the order Python BCC tries them.
+    public static let syscallPrefixes = [
+        "sys_", "__x64_sys_", "__x32_compat_sys_", "__ia32_compat_sys_",
+        "__arm64_sys_", "__s390x_sys_", "__s390_sys_",
+    ]
+
+    /// This kernel's syscall function prefix (`__x64_sys_` on x86_64 since 4.17), found by
+    /// looking `<prefix>bpf` up in /proc/kallsyms; the first prefix when none matches.
+    /// Python: `b.get_syscall_prefix()`.
+    public static func getSyscallPrefix() -> String {
+        syscallPrefixes.first { ksymname($0 + "bpf") != nil } ?? syscallPrefixes[0]
+    }
+
+    /// The kernel function that implements syscall `name`, e.g. `__x64_sys_execve` for
+    /// `execve`. Python: `b.get_syscall_fnname(name)`.
+    public func getSyscallFnName(_ name: String) -> String {
+        Self.getSyscallPrefix() + name
+    }
+
+    /// Rewrites a syscall function name that has some prefix to this kernel's prefix
+    /// (`sys_clone` -> `__x64_sys_clone`); other names are returned unchanged.
+    /// Python: `b.fix_syscall_fnname(name)`.
+    public func fixSyscallFnName(_ name: String) -> String {
+        for prefix in Self.syscallPrefixes where name.hasPrefix(prefix) {
+            return getSyscallFnName(String(name.dropFirst(prefix.count)))
+        }
+        return name
+    }
+
+    /// The syscall a kernel function implements (`__x64_sys_execve` -> `execve`), if any.
+    static func syscallName(of event: String) -> String? {
+        for prefix in syscallPrefixes.sorted(by: { $0.count > $1.count }) where event.hasPrefix(prefix) {
+            return String(event.dropFirst(prefix.count))
+        }
+        return nil
+    }
+
+    /// The tracepoint that can replace a kprobe on `event` where kprobes are missing:
+    /// `syscalls:sys_enter_<name>` (or `sys_exit_` for a return probe) for a syscall function.
+    public static func tracepointAlternative(forKprobe event: String, isReturn: Bool = false) -> String? {
+        guard let name = syscallName(of: event) else { return nil }
+        let tp = "syscalls:sys_\(isReturn ? "exit" : "enter")_\(name)"
+        let parts = tp.split(separator: ":").map(String.init)
+        return tracepointExists(category: parts[0], event: parts[1]) ? tp : nil
+    }
+
+    static func kprobeEventName(_ event: String, isReturn: Bool) -> String {
+        (isReturn ? "r_" : "p_") + String(event.map { $0 == "+" || $0 == "." ? "_" : $0 })
+    }
+
+    /// Runs BPF function `fnName` (loaded as `.kprobe`) whenever kernel function `event` is
+    /// entered (at `eventOff` bytes into it). On a kernel without kprobes this throws
+    /// `.kprobesUnavailable`, naming the tracepoint to use instead.
+    ///
+    /// Python: `b.attach_kprobe(event=..., fn_name=..., event_off=0)`; libbcc: `bpf_attach_kprobe`.
+    public func attachKprobe(event: String, fnName: String, eventOff: UInt64 = 0) throws {
+        try attachKprobeCommon(event: event, fnName: fnName, offset: eventOff, maxActive: 0, isReturn: false)
+    }
+
+    /// Runs `fnName` whenever kernel function `event` returns. `maxActive` bounds the
+    /// instances probed at once (0: the kernel's default).
+    ///
+    /// Python: `b.attach_kretprobe(event=..., fn_name=..., maxactive=0)`; libbcc: `bpf_attach_kprobe`.
+    public func attachKretprobe(event: String, fnName: String, maxActive: Int32 = 0) throws {
+        try attachKprobeCommon(event: event, fnName: fnName, offset: 0, maxActive: maxActive, isReturn: true)
+    }
+
+    private func attachKprobeCommon(event: String, fnName: String, offset: UInt64, maxActive: Int32,
+                                    isReturn: Bool) throws {
+        let kind = isReturn ? "kretprobe" : "kprobe"
+        guard !event.isEmpty else { throw BPFError.invalidArgument("attach\(isReturn ? "Kretprobe" : "Kprobe") needs an event (a kernel function name).") }
+        try lock.withLock {
+            let evName = Self.kprobeEventName(event, isReturn: isReturn)
+            if kprobeFDs[evName]?[fnName] != nil {
+                throw BPFError.alreadyAttached(kind: kind, target: event)
+            }
+            try withFunction(fnName, type: .kprobe) { fn in
+                let ((fd, err), output) = StderrCapture.capture { () -> (Int32, Int32) in
+                    let fd = bpf_attach_kprobe(fn.fd, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY,
+                                               evName, event, offset, maxActive)
+                    return (fd, errno)
+                }
+                guard fd >= 0 else {
+                    if !KernelInfo.hasKprobes {
+                        throw BPFError.kprobesUnavailable(
+                            event: event, isReturnProbe: isReturn,
+                            suggestedTracepoint: Self.tracepointAlternative(forKprobe: event, isReturn: isReturn))
+                    }
+                    if err == EPERM || err == EACCES {
+                        throw BPFError.permissionDenied(operation: "attaching \(kind) \(event)", errno: err)
+                    }
+                    throw BPFError.attachFailed(
+                        kind: kind, target: event, function: fnName, errno: err, detail: output.text,
+                        hint: "\(event) is not traceable (either non-existing, inlined, or marked as \"notrace\"); "
+                            + "see BPF.getKprobeFunctions or /proc/kallsyms")
+                }
+                kprobeFDs[evName, default: [:]][fnName] = fd
+            }
+        }
+    }
+
+    /// Detaches kprobes on `event`: the one running `fnName`, or all of them.
+    /// Python: `b.detach_kprobe(event, fn_name=None)`; libbcc: `bpf_detach_kprobe`.
+    public func detachKprobe(event: String, fnName: String? = nil) throws {
+        try detachKprobeEvent(Self.kprobeEventName(event, isReturn: false), fnName: fnName, kind: "kprobe", event: event)
+    }
+
+    /// Detaches kretprobes on `event`. Python: `b.detach_kretprobe(event, fn_name=None)`.
+    public func detachKretprobe(event: String, fnName: String? = nil) throws {
+        try detachKprobeEvent(Self.kprobeEventName(event, isReturn: true), fnName: fnName, kind: "kretprobe", event: event)
+    }
+
+    private func detachKprobeEvent(_ evName: String, fnName: String?, kind: String, event: String) throws {
+        try lock.withLock {
+            guard var byFn = kprobeFDs[evName], !byFn.isEmpty else {
+                throw BPFError.notAttached(kind: kind, target: event)
+            }
+            let names = fnName.map { [$0] } ?? Array(byFn.keys)
+            for name in names {
+                guard let fd = byFn.removeValue(forKey: name) else {
+                    throw BPFError.notAttached(kind: kind, target: "\(event) (function \(name))")
+                }
+                _ = bpf_close_perf_event_fd(fd)
+            }
+            if byFn.isEmpty {
+                kprobeFDs.removeValue(forKey: evName)
+                let (res, output) = StderrCapture.capture { bpf_detach_kprobe(evName) }
+                if res < 0 {
+                    throw BPFError.systemCall(name: "bpf_detach_kprobe(\(evName))", errno: errno, detail: output.text)
+                }
+            } else {
+                kprobeFDs[evName] = byFn
+            }
+        }
+    }
+
+    /// The number of kprobe and kretprobe events this `BPF` has open.
+    /// Python: `b.num_open_kprobes()`.
+    public var numOpenKprobes: Int { lock.withLock { kprobeFDs.count } }
+}

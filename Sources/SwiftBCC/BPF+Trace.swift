@@ -1,0 +1,69 @@
+import Glibc
+
+extension BPF {
+    /// Opens tracefs `trace_pipe` if it is not open yet. Python: `b.trace_open()`.
+    public func traceOpen() throws {
+        try lock.withLock {
+            if isClosed { throw BPFError.closed }
+            if tracePipe == nil { tracePipe = try TracePipe() }
+        }
+    }
+
+    private func pipe() throws -> TracePipe {
+        try traceOpen()
+        return try lock.withLock {
+            guard let p = tracePipe else { throw BPFError.closed }
+            return p
+        }
+    }
+
+    /// Reads one line from trace_pipe, as text. With `nonblocking`, returns nil when no line is
+    /// waiting; with `timeout` (seconds), returns nil when none came in time; otherwise waits.
+    /// Throws `.interrupted` when SIGINT or SIGTERM arrives while waiting.
+    ///
+    /// Python: `b.trace_readline(nonblocking=False)` (which returns bytes).
+    public func traceReadline(nonblocking: Bool = false, timeout: Double? = nil) throws -> String? {
+        let p = try pipe()
+        let ms: Int32 = nonblocking ? 0 : timeout.map { Int32(clamping: Int64(max(0.001, $0) * 1000)) } ?? -1
+        return try p.readLine(timeoutMs: ms)
+    }
+
+    /// Reads trace_pipe lines until one parses, and returns its fields (task, pid, cpu, flags,
+    /// timestamp, message). Returns nil when `nonblocking` (or `timeout`) and nothing came.
+    ///
+    /// Python: `b.trace_fields(nonblocking=False)`.
+    public func traceFields(nonblocking: Bool = false, timeout: Double? = nil) throws -> TraceFields? {
+        while true {
+            guard let line = try traceReadline(nonblocking: nonblocking, timeout: timeout) else { return nil }
+            if let fields = TraceFields.parse(line) { return fields }
+        }
+    }
+
+    /// Prints trace_pipe lines on stdout until SIGINT or SIGTERM (then it returns normally,
+    /// so the program can clean up and exit 0). Lines are printed as text, not as Python 3's
+    /// `b'...'` reprs. With `fmt`, each line's fields are formatted as Python's
+    /// `fmt.format(*fields)`: `"pid {1}, msg = {5}"`.
+    ///
+    /// Python: `b.trace_print(fmt=None)`.
+    public func tracePrint(fmt: String? = nil) throws {
+        do {
+            while true {
+                let line: String?
+                if let fmt {
+                    line = try traceFields().map { $0.format(fmt) }
+                } else {
+                    line = try traceReadline()
+                }
+                // Skip the empty lines a "\n"-terminated bpf_trace_printk message leaves.
+                if let line, !line.isEmpty { Self.printFlushed(line) }
+            }
+        } catch BPFError.interrupted {
+            return
+        }
+    }
+
+    static func printFlushed(_ line: String) {
+        print(line)
+        fflush(nil)
+    }
+}

@@ -1,0 +1,120 @@
+import Glibc
+
+/// The one error type of SwiftBCC. Each case says what failed and carries what is needed to
+/// fix it: clang's diagnostics, the verifier log, the errno and a hint, the paths searched.
+/// `description` starts with one sentence that says what went wrong and what to do.
+public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// clang rejected the program. `diagnostics` is what clang printed (libbcc writes it to fd 2).
+    case compileFailed(source: String, diagnostics: String)
+    /// libbcc found no kernel headers for the running kernel.
+    case kernelHeadersNotFound(release: String, searched: [String], package: String, diagnostics: String)
+    /// `BPF(srcFile:)` (or `hdrFile:`) names a file that does not exist.
+    case sourceFileNotFound(path: String, searched: [String])
+    /// Neither or both of `text:` and `srcFile:` were given, or another argument is invalid.
+    case invalidArgument(String)
+    /// The program has no function with this name.
+    case functionNotFound(name: String, available: [String])
+    /// The kernel refused to load a function; `verifierLog` holds the verifier's log and hints.
+    case loadFailed(function: String, type: ProgramType, errno: Int32, verifierLog: String)
+    /// The operation needs privileges this process lacks.
+    case permissionDenied(operation: String, errno: Int32)
+    /// This kernel has no kprobe support (no kprobe PMU and no `kprobe_events`).
+    case kprobesUnavailable(event: String, isReturnProbe: Bool, suggestedTracepoint: String?)
+    /// An attach call failed; `detail` is what libbcc printed, `hint` how to fix it.
+    case attachFailed(kind: String, target: String, function: String, errno: Int32, detail: String, hint: String?)
+    /// A detach was asked for something this `BPF` has not attached.
+    case notAttached(kind: String, target: String)
+    /// The same target was attached twice where the kernel allows it once.
+    case alreadyAttached(kind: String, target: String)
+    /// Neither /sys/kernel/tracing nor /sys/kernel/debug/tracing is mounted.
+    case tracefsUnavailable(searched: [String])
+    /// A tracepoint "category:event" that the kernel does not have.
+    case tracepointNotFound(tracepoint: String)
+    /// A blocking call (trace_pipe read, poll) returned because SIGINT or SIGTERM arrived.
+    case interrupted(signal: Int32)
+    /// The `BPF` object was cleaned up; it can no longer be used.
+    case closed
+    /// A system call failed.
+    case systemCall(name: String, errno: Int32, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .compileFailed(source, diagnostics):
+            return "Failed to compile BPF module \(source): clang reported errors; fix them in the "
+                + "program text (diagnostics below).\n" + diagnostics.trimmingTrailingNewlines
+        case let .kernelHeadersNotFound(release, searched, package, diagnostics):
+            var s = "Unable to find kernel headers for the running kernel \(release): looked in "
+                + searched.joined(separator: ", ")
+                + "; install them (apt-get install \(package)) and link them as /lib/modules/\(release)/build "
+                + "and /lib/modules/\(release)/source, or point BCC_KERNEL_SOURCE at a kernel source tree."
+            if !diagnostics.isEmpty { s += "\n" + diagnostics.trimmingTrailingNewlines }
+            return s
+        case let .sourceFileNotFound(path, searched):
+            return "Could not find file \(path): looked at " + searched.joined(separator: ", ")
+                + "; pass an absolute path or one relative to the current directory."
+        case let .invalidArgument(message):
+            return message
+        case let .functionNotFound(name, available):
+            return "Unknown program \(name): the BPF module defines "
+                + (available.isEmpty ? "no functions" : available.joined(separator: ", "))
+                + "; check the function name."
+        case let .loadFailed(function, type, code, log):
+            var s = "Failed to load BPF program \(function) as \(type): \(errnoDescription(code)) (\(errnoName(code)))"
+            if code == EPERM && log.isEmpty {
+                s += "; need super-user privileges (CAP_BPF and CAP_PERFMON, or root) to run"
+            } else {
+                s += "; the verifier's log follows"
+            }
+            s += "."
+            if !log.isEmpty { s += "\n" + log.trimmingTrailingNewlines }
+            return s
+        case let .permissionDenied(operation, code):
+            return "\(operation) failed with \(errnoName(code)): need super-user privileges "
+                + "(root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) to run."
+        case let .kprobesUnavailable(event, isReturn, tracepoint):
+            var s = "Cannot attach \(isReturn ? "kretprobe" : "kprobe") to \(event): this kernel has no kprobe "
+                + "support (CONFIG_KPROBES is off: no kprobe PMU and no kprobe_events in tracefs)"
+            if let tracepoint {
+                s += "; use the tracepoint \(tracepoint) instead, e.g. attachTracepoint(tp: \"\(tracepoint)\", fnName: ...)."
+            } else {
+                s += "; use a tracepoint (see BPF.getTracepoints) or a kfunc where the kernel allows it."
+            }
+            return s
+        case let .attachFailed(kind, target, function, code, detail, hint):
+            var s = "Failed to attach BPF program \(function) to \(kind) \(target)"
+            if code != 0 { s += ": \(errnoDescription(code)) (\(errnoName(code)))" }
+            s += "; " + (hint ?? "check that the target exists and this process is privileged") + "."
+            if !detail.isEmpty { s += "\n" + detail.trimmingTrailingNewlines }
+            return s
+        case let .notAttached(kind, target):
+            return "\(kind.prefix(1).uppercased() + kind.dropFirst()) \(target) is not attached by this BPF object; "
+                + "nothing to detach."
+        case let .alreadyAttached(kind, target):
+            return "\(kind.prefix(1).uppercased() + kind.dropFirst()) \(target) has been attached already; "
+                + "detach it first."
+        case let .tracefsUnavailable(searched):
+            return "tracefs is not mounted (looked at \(searched.joined(separator: ", "))); "
+                + "mount it with: mount -t tracefs tracefs /sys/kernel/tracing."
+        case let .tracepointNotFound(tp):
+            return "Tracepoint \(tp) does not exist on this kernel; list them with BPF.getTracepoints(\".*\") "
+                + "or look in /sys/kernel/tracing/events."
+        case let .interrupted(signal):
+            return "Interrupted by signal \(signal) (\(signal == 2 ? "SIGINT" : signal == 15 ? "SIGTERM" : "signal"))."
+        case .closed:
+            return "This BPF object has been cleaned up; create a new one to load or attach programs."
+        case let .systemCall(name, code, detail):
+            var s = "\(name) failed: \(errnoDescription(code)) (\(errnoName(code)))"
+            if !detail.isEmpty { s += "; \(detail)" }
+            return s + "."
+        }
+    }
+}
+
+
+extension String {
+    var trimmingTrailingNewlines: String {
+        var s = Substring(self)
+        while let last = s.last, last == "\n" || last == "\r" { s = s.dropLast() }
+        return String(s)
+    }
+}
