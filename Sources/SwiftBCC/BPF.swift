@@ -41,6 +41,8 @@ public final class BPF: @unchecked Sendable {
     /// raw tracepoint name -> link fd.
     var rawTracepointFDs: [String: Int32] = [:]
     var tracePipe: TracePipe?
+    /// Tables opened through `table(_:)` / `b["name"]`.
+    var tables: [String: Table] = [:]
     private(set) var isClosed = false
 
     // MARK: Compile
@@ -232,6 +234,7 @@ public final class BPF: @unchecked Sendable {
             rawTracepointFDs.removeAll()
             tracePipe?.close()
             tracePipe = nil
+            tables.removeAll()
             for fn in functions.values { Glibc.close(fn.fd) }
             functions.removeAll()
             if let m = modulePointer {

@@ -32,6 +32,12 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     case tracepointNotFound(tracepoint: String)
     /// A blocking call (trace_pipe read, poll) returned because SIGINT or SIGTERM arrived.
     case interrupted(signal: Int32)
+    /// The program declares no table with this name.
+    case tableNotFound(name: String, available: [String])
+    /// A key or value's size differs from libbcc's layout of the table.
+    case sizeMismatch(table: String, what: String, expected: Int, got: Int, layout: String)
+    /// An operation that needs another kind of table (e.g. `openPerfBuffer` on a hash).
+    case wrongTableKind(table: String, kind: String, expected: String)
     /// The `BPF` object was cleaned up; it can no longer be used.
     case closed
     /// A system call failed.
@@ -100,6 +106,14 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
                 + "or look in /sys/kernel/tracing/events."
         case let .interrupted(signal):
             return "Interrupted by signal \(signal) (\(signal == 2 ? "SIGINT" : signal == 15 ? "SIGTERM" : "signal"))."
+        case let .tableNotFound(name, available):
+            return "The BPF program has no table named \(name); it declares "
+                + (available.isEmpty ? "no tables" : available.joined(separator: ", ")) + "."
+        case let .sizeMismatch(table, what, expected, got, layout):
+            return "Table \(table): the \(what) is \(got) bytes but libbcc's layout is \(expected) bytes; "
+                + "make the Swift type match the C type, padding included. libbcc's layout: \(layout)"
+        case let .wrongTableKind(table, kind, expected):
+            return "Table \(table) is a \(kind); this operation needs a \(expected)."
         case .closed:
             return "This BPF object has been cleaned up; create a new one to load or attach programs."
         case let .systemCall(name, code, detail):
