@@ -13,6 +13,8 @@
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
 #include <sys/syscall.h>
+#include <sys/eventfd.h>
+#include <poll.h>
 #include <unistd.h>
 #include <string.h>
 

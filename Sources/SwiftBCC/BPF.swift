@@ -43,6 +43,8 @@ public final class BPF: @unchecked Sendable {
     var tracePipe: TracePipe?
     /// Tables opened through `table(_:)` / `b["name"]`.
     var tables: [String: Table] = [:]
+    /// Open perf buffers and ring buffers (Events/).
+    let eventReaders = EventReaders()
     private(set) var isClosed = false
 
     // MARK: Compile
@@ -232,6 +234,7 @@ public final class BPF: @unchecked Sendable {
             tracepointFDs.removeAll()
             for (_, fd) in rawTracepointFDs { Glibc.close(fd) }
             rawTracepointFDs.removeAll()
+            eventReaders.close()
             tracePipe?.close()
             tracePipe = nil
             tables.removeAll()

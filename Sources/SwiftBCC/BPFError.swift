@@ -38,6 +38,10 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     case sizeMismatch(table: String, what: String, expected: Int, got: Int, layout: String)
     /// An operation that needs another kind of table (e.g. `openPerfBuffer` on a hash).
     case wrongTableKind(table: String, kind: String, expected: String)
+    /// An event's bytes are fewer than the type it is decoded as.
+    case eventTooShort(type: String, expected: Int, got: Int)
+    /// libbcc's event field list has a field whose C type SwiftBCC cannot size.
+    case unsupportedEventField(table: String, field: String, type: String)
     /// The `BPF` object was cleaned up; it can no longer be used.
     case closed
     /// A system call failed.
@@ -114,6 +118,12 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
                 + "make the Swift type match the C type, padding included. libbcc's layout: \(layout)"
         case let .wrongTableKind(table, kind, expected):
             return "Table \(table) is a \(kind); this operation needs a \(expected)."
+        case let .eventTooShort(type, expected, got):
+            return "The event has \(got) bytes, fewer than the \(expected) bytes of \(type); "
+                + "make the Swift type match the C struct the program submits."
+        case let .unsupportedEventField(table, field, type):
+            return "Cannot decode field \(field) of table \(table)'s events: its C type \"\(type)\" is not a "
+                + "scalar or an array of scalars; decode the event into a Swift struct with data.loadEvent(as:) instead."
         case .closed:
             return "This BPF object has been cleaned up; create a new one to load or attach programs."
         case let .systemCall(name, code, detail):

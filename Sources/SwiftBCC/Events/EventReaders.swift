@@ -1,0 +1,257 @@
+internal import CBCC
+import Glibc
+
+/// One table's open perf buffer: a libbcc perf reader (mmapped ring + perf event fd) per online
+/// CPU, and the callback boxes libbcc hands back.
+final class PerfBufferEntry: @unchecked Sendable {
+    let table: String
+    let mapFD: Int32
+    let cpus: [Int]
+    let readers: ContiguousArray<OpaquePointer>
+    let fds: ContiguousArray<Int32>
+    let boxes: [PerfCallbackBox]
+    let state: CallbackState
+    /// Owned by an event stream, which polls it on its own thread: `perfBufferPoll` skips it.
+    let isPrivate: Bool
+    /// Polls using the readers now (guarded by `EventReaders.lock`).
+    var users = 0
+    var isRetired = false
+
+    init(table: String, mapFD: Int32, cpus: [Int], readers: ContiguousArray<OpaquePointer>,
+         boxes: [PerfCallbackBox], state: CallbackState, isPrivate: Bool) {
+        self.table = table
+        self.mapFD = mapFD
+        self.cpus = cpus
+        self.readers = readers
+        self.fds = ContiguousArray(readers.map { perf_reader_fd($0) })
+        self.boxes = boxes
+        self.state = state
+        self.isPrivate = isPrivate
+    }
+
+    /// Frees the readers (unmaps the rings, disables and closes the perf events) and releases
+    /// the boxes. Only once no poll uses them.
+    func free() {
+        for r in readers { perf_reader_free(UnsafeMutableRawPointer(r)) }
+        for b in boxes { Unmanaged.passUnretained(b).release() }
+    }
+}
+
+/// A libbpf `ring_buffer` manager and the ring buffer maps added to it. The `BPF`'s shared one
+/// is Python's `_ringbuf_manager`; each event stream over a ring buffer has its own.
+final class RingGroup: @unchecked Sendable {
+    struct Entry {
+        let table: String
+        let mapFD: Int32
+        let box: RingCallbackBox
+    }
+
+    var manager: OpaquePointer?
+    private(set) var entries: [Entry] = []
+    private(set) var fds: ContiguousArray<Int32> = []
+    let isPrivate: Bool
+    /// Serializes libbpf calls on the manager (add and consume).
+    let lock = Lock()
+    /// True while `bpf_consume_ringbuf` runs callbacks (guarded by `lock`).
+    var dispatching = false
+    /// Polls using the manager now (guarded by `EventReaders.lock`).
+    var users = 0
+    var isRetired = false
+
+    init(isPrivate: Bool) { self.isPrivate = isPrivate }
+
+    func contains(_ table: String) -> Bool { entries.contains { $0.table == table } }
+
+    /// Adds a ring buffer map; the box is retained until `free()`.
+    func add(table: String, mapFD: Int32, box: RingCallbackBox) throws {
+        try lock.withLock {
+            if dispatching {
+                throw BPFError.invalidArgument("Cannot open ring buffer \(table) from inside a ring buffer callback; "
+                    + "open every ring buffer before polling.")
+            }
+            let ctx = Unmanaged.passRetained(box).toOpaque()
+            let (rc, err): (Int32, Int32)
+            if let manager {
+                let (r, output) = StderrCapture.capture { () -> (Int32, Int32) in
+                    let r = bpf_add_ringbuf(manager, mapFD, ringSampleCallback, ctx)
+                    return (r, errno)
+                }
+                (rc, err) = r
+                if rc < 0 { output.passThrough() }
+            } else {
+                let (r, output) = StderrCapture.capture { () -> (OpaquePointer?, Int32) in
+                    let m = bpf_new_ringbuf(mapFD, ringSampleCallback, ctx)
+                    return (m.map(OpaquePointer.init), errno)
+                }
+                manager = r.0
+                (rc, err) = (r.0 == nil ? -1 : 0, r.1)
+                if rc < 0 { output.passThrough() }
+            }
+            guard rc >= 0 else {
+                Unmanaged.passUnretained(box).release()
+                throw BPFError.systemCall(name: "bpf_add_ringbuf(\(table))", errno: err < 0 ? -err : err,
+                                          detail: "could not open the ring buffer")
+            }
+            entries.append(Entry(table: table, mapFD: mapFD, box: box))
+            fds.append(mapFD)
+        }
+    }
+
+    /// Consumes every available sample of every ring in the group, running the callbacks.
+    /// Returns libbpf's result: the number of samples, or a negative errno.
+    func consume() -> Int32 {
+        lock.withLock {
+            guard let manager else { return 0 }
+            dispatching = true
+            defer { dispatching = false }
+            return bpf_consume_ringbuf(manager)
+        }
+    }
+
+    /// Stops every callback of the group (it is being closed).
+    func closeCallbacks() {
+        lock.withLock { for e in entries { e.box.state.close() } }
+    }
+
+    /// The first error a callback of the group recorded, if any.
+    func takeError() -> (any Error)? {
+        for e in entries {
+            if let error = e.box.state.takeError() { return error }
+        }
+        return nil
+    }
+
+    func free() {
+        lock.withLock {
+            if let manager { bpf_free_ringbuf(manager) }
+            manager = nil
+            for e in entries { Unmanaged.passUnretained(e.box).release() }
+            entries.removeAll()
+            fds.removeAll()
+        }
+    }
+}
+
+/// The perf buffers and ring buffers a `BPF` has open, and the polls running on them.
+///
+/// Polls run without the `BPF`'s lock (callbacks may call back into the `BPF` from any
+/// thread). An entry that is closed while a poll uses it is retired and freed by the last poll
+/// to let go of it, so a reader is never freed under a running callback; `close()` (from
+/// `cleanup()`) wakes every poll through `wake`.
+final class EventReaders: @unchecked Sendable {
+    let lock = Lock()
+    private(set) var perf: [PerfBufferEntry] = []
+    private(set) var ring = RingGroup(isPrivate: false)
+    private(set) var privateRings: [RingGroup] = []
+    private(set) var isClosed = false
+    /// Signalled by `close()`: every poll returns.
+    let wake = WakeFD()
+
+    // MARK: Perf buffers
+
+    func perfEntry(_ table: String) -> PerfBufferEntry? {
+        lock.withLock { perf.first { $0.table == table } }
+    }
+
+    func add(_ entry: PerfBufferEntry) throws {
+        try lock.withLock {
+            if isClosed { throw BPFError.closed }
+            perf.append(entry)
+        }
+    }
+
+    /// Removes the table's perf buffer; it is freed now, or by the last poll still using it.
+    @discardableResult
+    func removePerf(_ table: String) -> PerfBufferEntry? {
+        lock.withLock {
+            guard let i = perf.firstIndex(where: { $0.table == table }) else { return nil }
+            let entry = perf.remove(at: i)
+            retire(entry)
+            return entry
+        }
+    }
+
+    private func retire(_ entry: PerfBufferEntry) {
+        entry.isRetired = true
+        entry.state.close()
+        if entry.users == 0 { entry.free() }
+    }
+
+    /// The entries a poll reads, each marked in use until `endUse`.
+    func beginPerfUse(only table: PerfBufferEntry? = nil) throws -> [PerfBufferEntry] {
+        try lock.withLock {
+            if isClosed { throw BPFError.closed }
+            let entries = table.map { $0.isRetired ? [] : [$0] } ?? perf.filter { !$0.isPrivate }
+            for e in entries { e.users += 1 }
+            return entries
+        }
+    }
+
+    func endPerfUse(_ entries: [PerfBufferEntry]) {
+        lock.withLock {
+            for e in entries {
+                e.users -= 1
+                if e.users == 0 && e.isRetired { e.free() }
+            }
+        }
+    }
+
+    // MARK: Ring buffers
+
+    func ringContains(_ table: String) -> Bool {
+        lock.withLock { ring.contains(table) || privateRings.contains { $0.contains(table) } }
+    }
+
+    func addPrivateRing(_ group: RingGroup) throws {
+        try lock.withLock {
+            if isClosed { throw BPFError.closed }
+            privateRings.append(group)
+        }
+    }
+
+    func removePrivateRing(_ group: RingGroup) {
+        lock.withLock {
+            privateRings.removeAll { $0 === group }
+            retire(group)
+        }
+    }
+
+    private func retire(_ group: RingGroup) {
+        group.isRetired = true
+        group.closeCallbacks()
+        if group.users == 0 { group.free() }
+    }
+
+    func beginRingUse(_ group: RingGroup? = nil) throws -> RingGroup {
+        try lock.withLock {
+            if isClosed { throw BPFError.closed }
+            let g = group ?? ring
+            g.users += 1
+            return g
+        }
+    }
+
+    func endRingUse(_ group: RingGroup) {
+        lock.withLock {
+            group.users -= 1
+            if group.users == 0 && group.isRetired { group.free() }
+        }
+    }
+
+    // MARK: Close
+
+    /// Closes every perf and ring buffer (those in use when their polls return) and wakes every
+    /// poll. Idempotent. Called by `cleanup()` after the probes are detached.
+    func close() {
+        lock.withLock {
+            guard !isClosed else { return }
+            isClosed = true
+            wake.signal()
+            for e in perf { retire(e) }
+            perf.removeAll()
+            retire(ring)
+            for g in privateRings { retire(g) }
+            privateRings.removeAll()
+        }
+    }
+}

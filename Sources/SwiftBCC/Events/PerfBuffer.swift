@@ -1,0 +1,214 @@
+internal import CBCC
+import Glibc
+
+extension Table {
+    /// The live `BPF` that owns this table, or `.closed`.
+    func liveBPF() throws -> BPF {
+        guard let bpf, !bpf.isClosed else { throw BPFError.closed }
+        return bpf
+    }
+
+    func requireKind(_ expected: TableKind, _ what: String) throws {
+        guard kind == expected else {
+            throw BPFError.wrongTableKind(table: name, kind: kind.pythonClassName, expected: what)
+        }
+    }
+
+    /// Opens a perf buffer on every online CPU for this `BPF_PERF_OUTPUT` table: the program's
+    /// `events.perf_submit(ctx, &data, sizeof(data))` then reaches `callback` during
+    /// `perfBufferPoll`/`perfBufferConsume`.
+    ///
+    /// ```swift
+    /// try b["events"].openPerfBuffer { cpu, data in
+    ///     let event = try data.load(as: Event.self)   // size-checked, no copy
+    ///     print(cpu, event.pid)
+    /// }
+    /// while true { try b.perfBufferPoll() }
+    /// ```
+    ///
+    /// `callback` gets the CPU and the kernel's bytes in place: the buffer is valid only during
+    /// the call (copy what you keep). It runs on the thread that polls. If it throws, the poll
+    /// stops and rethrows the error; the rest of that CPU's batch is dropped.
+    ///
+    /// - Parameters:
+    ///   - pageCount: pages per CPU buffer, a power of two (Python's `page_cnt`, default 8).
+    ///   - lostCallback: called with the number of samples the kernel dropped because a buffer
+    ///     was full; without it libbcc prints "Possibly lost N samples" to stderr.
+    ///   - wakeupEvents: samples per wakeup; above 1, use `perfBufferConsume()` for the rest.
+    /// - Throws: `.wrongTableKind` unless this is a `BPF_PERF_OUTPUT` (PerfEventArray) table,
+    ///   `.invalidArgument` for a bad page count or a buffer already open,
+    ///   `.systemCall` when the kernel refuses a perf event or its mmap.
+    ///
+    /// Python: `b["events"].open_perf_buffer(callback, page_cnt=8, lost_cb=None, wakeup_events=1)`;
+    /// libbcc: `bpf_open_perf_buffer_opts`, `bpf_update_elem`.
+    public func openPerfBuffer(pageCount: Int = 8, lostCallback: ((UInt64) throws -> Void)? = nil,
+                               wakeupEvents: Int = 1,
+                               callback: @escaping (Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        _ = try openPerfBuffer(pageCount: pageCount, wakeupEvents: wakeupEvents, isPrivate: false,
+                               callback: callback, lostCallback: lostCallback)
+    }
+
+    func openPerfBuffer(pageCount: Int, wakeupEvents: Int, isPrivate: Bool,
+                        callback: @escaping (Int, UnsafeRawBufferPointer) throws -> Void,
+                        lostCallback: ((UInt64) throws -> Void)?) throws -> PerfBufferEntry {
+        try requireKind(.perfEventArray, "PerfEventArray (BPF_PERF_OUTPUT)")
+        guard pageCount > 0, pageCount & (pageCount - 1) == 0 else {
+            throw BPFError.invalidArgument("Perf buffer page count must be a power of two (1, 2, 4, 8, ...), not \(pageCount).")
+        }
+        guard wakeupEvents >= 1 else {
+            throw BPFError.invalidArgument("wakeupEvents must be at least 1, not \(wakeupEvents).")
+        }
+        let bpf = try liveBPF()
+        let fd = try liveFD()
+        let readers = bpf.eventReaders
+        return try bpf.lock.withLock {
+            if readers.perfEntry(name) != nil {
+                throw BPFError.invalidArgument("A perf buffer is already open on table \(name); "
+                    + "call closePerfBuffer() before opening it again.")
+            }
+            let cpus = CPUs.online
+            let state = CallbackState()
+            var opened = ContiguousArray<OpaquePointer>()
+            var boxes: [PerfCallbackBox] = []
+            func undo() {
+                for (r, cpu) in zip(opened, cpus) {
+                    var key = Int32(cpu)
+                    _ = bpf_delete_elem(fd, &key)
+                    perf_reader_free(UnsafeMutableRawPointer(r))
+                }
+                for b in boxes { Unmanaged.passUnretained(b).release() }
+            }
+            for cpu in cpus {
+                let box = PerfCallbackBox(cpu: cpu, state: state, callback: callback, lostCallback: lostCallback)
+                let ctx = Unmanaged.passRetained(box).toOpaque()
+                var opts = bcc_perf_buffer_opts(pid: -1, cpu: Int32(cpu), wakeup_events: Int32(wakeupEvents))
+                let ((reader, err), output) = StderrCapture.capture { () -> (UnsafeMutableRawPointer?, Int32) in
+                    let r = bpf_open_perf_buffer_opts(perfRawCallback, lostCallback == nil ? nil : perfLostCallback,
+                                                      ctx, Int32(pageCount), &opts)
+                    return (r, errno)
+                }
+                guard let reader else {
+                    Unmanaged.passUnretained(box).release()
+                    undo()
+                    if err == EPERM || err == EACCES {
+                        throw BPFError.permissionDenied(operation: "opening a perf buffer on CPU \(cpu) for table \(name)", errno: err)
+                    }
+                    throw BPFError.systemCall(name: "bpf_open_perf_buffer(\(name), cpu \(cpu))", errno: err,
+                                              detail: "could not open perf buffer"
+                                                + (output.text.isEmpty ? "" : " (" + output.text.trimmingTrailingNewlines + ")"))
+                }
+                let r = OpaquePointer(reader)
+                var key = Int32(cpu)
+                var value = perf_reader_fd(r)
+                if bpf_update_elem(fd, &key, &value, 0) < 0 {
+                    let e = errno
+                    perf_reader_free(reader)
+                    Unmanaged.passUnretained(box).release()
+                    undo()
+                    throw BPFError.systemCall(name: "bpf_update_elem(\(name)[\(cpu)])", errno: e,
+                                              detail: "could not store the perf buffer's fd in the table")
+                }
+                opened.append(r)
+                boxes.append(box)
+            }
+            let entry = PerfBufferEntry(table: name, mapFD: fd, cpus: cpus, readers: opened, boxes: boxes,
+                                        state: state, isPrivate: isPrivate)
+            do { try readers.add(entry) } catch { undo(); throw error }
+            return entry
+        }
+    }
+
+    /// Closes this table's perf buffers: removes them from the table (the program's
+    /// `perf_submit` then fails with ENOENT) and frees the readers, now or when a poll using
+    /// them returns. Python: `del b["events"][cpu]` for each CPU (`PerfEventArray.__delitem__`);
+    /// libbcc: `perf_reader_free`.
+    public func closePerfBuffer() throws {
+        try requireKind(.perfEventArray, "PerfEventArray (BPF_PERF_OUTPUT)")
+        let bpf = try liveBPF()
+        guard let entry = bpf.eventReaders.perfEntry(name), !entry.isPrivate else {
+            throw BPFError.invalidArgument("No perf buffer is open on table \(name); nothing to close.")
+        }
+        closePerfEntry(entry)
+    }
+
+    func closePerfEntry(_ entry: PerfBufferEntry) {
+        guard let bpf, !bpf.isClosed else { return }
+        bpf.lock.withLock {
+            guard bpf.eventReaders.removePerf(entry.table) != nil else { return }
+            for cpu in entry.cpus {
+                var key = Int32(cpu)
+                _ = bpf_delete_elem(entry.mapFD, &key)
+            }
+        }
+    }
+
+    /// True while a perf buffer is open on this table.
+    public var isPerfBufferOpen: Bool {
+        guard let bpf, !bpf.isClosed else { return false }
+        return bpf.eventReaders.perfEntry(name) != nil
+    }
+}
+
+extension BPF {
+    /// Waits up to `timeout` milliseconds (-1: until events arrive) for events in the open
+    /// perf buffers and runs their callbacks on this thread. Returns early on `cleanup()` (from
+    /// another thread or a callback).
+    ///
+    /// - Throws: the first error a callback threw; `.interrupted` on SIGINT/SIGTERM;
+    ///   `.invalidArgument` when no perf buffer is open; `.closed` after `cleanup()`.
+    ///
+    /// Python: `b.perf_buffer_poll(timeout=-1)`; libbcc: `perf_reader_event_read` (the wait is
+    /// SwiftBCC's own `poll(2)`, so Ctrl-C and `cleanup()` can end it).
+    public func perfBufferPoll(timeout: Int = -1) throws {
+        let entries = try eventReaders.beginPerfUse()
+        defer { eventReaders.endPerfUse(entries) }
+        guard !entries.isEmpty else {
+            throw BPFError.invalidArgument("No perf buffers to poll: open one first with "
+                + "b[\"events\"].openPerfBuffer { cpu, data in ... } on a BPF_PERF_OUTPUT table.")
+        }
+        try pollPerf(entries, timeout: timeout, extraWake: -1)
+    }
+
+    /// Reads every open perf buffer now, whether or not it signalled readiness; catches the
+    /// remainder when `wakeupEvents` > 1. Throws as `perfBufferPoll`.
+    /// Python: `b.perf_buffer_consume()`; libbcc: `perf_reader_event_read` (as `perf_reader_consume`).
+    public func perfBufferConsume() throws {
+        let entries = try eventReaders.beginPerfUse()
+        defer { eventReaders.endPerfUse(entries) }
+        guard !entries.isEmpty else {
+            throw BPFError.invalidArgument("No perf buffers to consume: open one first with openPerfBuffer.")
+        }
+        for e in entries {
+            for r in e.readers {
+                perf_reader_event_read(r)
+                if let error = e.state.takeError() { throw error }
+            }
+        }
+    }
+
+    /// Waits for and reads `entries`; the caller holds them in use.
+    func pollPerf(_ entries: [PerfBufferEntry], timeout: Int, extraWake: Int32) throws {
+        // One flat fd list; `ready` maps a ready fd index back to its entry and reader.
+        var fds = ContiguousArray<Int32>()
+        if entries.count == 1 {
+            fds = entries[0].fds
+        } else {
+            for e in entries { fds.append(contentsOf: e.fds) }
+        }
+        var failure: (any Error)?
+        let outcome = try EventWait.wait(fds: fds, wake: (eventReaders.wake.fd, extraWake), timeoutMs: timeout) { index in
+            guard failure == nil else { return }
+            var i = index
+            for e in entries {
+                if i < e.readers.count {
+                    perf_reader_event_read(e.readers[i])
+                    if let error = e.state.takeError() { failure = error }
+                    return
+                }
+                i -= e.readers.count
+            }
+        }
+        if let failure { throw failure }
+        _ = outcome
+    }
+}

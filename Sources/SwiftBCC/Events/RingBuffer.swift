@@ -1,0 +1,113 @@
+internal import CBCC
+import Glibc
+
+extension Table {
+    /// Opens this `BPF_RINGBUF_OUTPUT` table: the program's `events.ringbuf_output(...)` /
+    /// `ringbuf_submit(...)` samples then reach `callback` during `ringBufferPoll` /
+    /// `ringBufferConsume`. A program may open several ring buffers; one poll serves them all.
+    ///
+    /// ```swift
+    /// try b["events"].openRingBuffer { data in
+    ///     let event = try data.loadEvent(as: Event.self)
+    ///     print(event.pid)
+    /// }
+    /// while true { try b.ringBufferPoll() }
+    /// ```
+    ///
+    /// `callback` gets the sample's bytes in place, valid only during the call. If it throws,
+    /// consumption stops at that sample and the poll rethrows the error; later samples stay in
+    /// the ring for the next poll.
+    ///
+    /// - Throws: `.wrongTableKind` unless this is a RingBuf table, `.invalidArgument` when it
+    ///   is open already, `.systemCall` when libbpf cannot map it.
+    ///
+    /// Python: `b["events"].open_ring_buffer(callback, ctx=None)`; libbcc: `bpf_new_ringbuf`,
+    /// `bpf_add_ringbuf`.
+    public func openRingBuffer(callback: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
+        try requireKind(.ringBuf, "RingBuf (BPF_RINGBUF_OUTPUT)")
+        let bpf = try liveBPF()
+        let fd = try liveFD()
+        try bpf.lock.withLock {
+            let readers = bpf.eventReaders
+            if readers.ringContains(name) {
+                throw BPFError.invalidArgument("Ring buffer \(name) is open already; open each ring buffer once.")
+            }
+            let group = try readers.beginRingUse()
+            defer { readers.endRingUse(group) }
+            try group.add(table: name, mapFD: fd, box: RingCallbackBox(state: CallbackState(), callback: callback))
+        }
+    }
+
+    /// A ring group of its own for an event stream over this table.
+    func openPrivateRing(callback: @escaping (UnsafeRawBufferPointer) throws -> Void) throws -> RingGroup {
+        try requireKind(.ringBuf, "RingBuf (BPF_RINGBUF_OUTPUT)")
+        let bpf = try liveBPF()
+        let fd = try liveFD()
+        return try bpf.lock.withLock {
+            let readers = bpf.eventReaders
+            if readers.ringContains(name) {
+                throw BPFError.invalidArgument("Ring buffer \(name) is open already; open each ring buffer once.")
+            }
+            let group = RingGroup(isPrivate: true)
+            try group.add(table: name, mapFD: fd, box: RingCallbackBox(state: CallbackState(), callback: callback))
+            do { try readers.addPrivateRing(group) } catch { group.free(); throw error }
+            return group
+        }
+    }
+
+    /// True while a ring buffer (or an event stream) is open on this table.
+    public var isRingBufferOpen: Bool {
+        guard let bpf, !bpf.isClosed else { return false }
+        return bpf.eventReaders.ringContains(name)
+    }
+}
+
+extension BPF {
+    /// Waits up to `timeout` milliseconds (-1: until samples arrive) for samples in the open
+    /// ring buffers and runs their callbacks on this thread. Returns early on `cleanup()`.
+    ///
+    /// - Returns: the number of samples consumed.
+    /// - Throws: the first error a callback threw; `.interrupted` on SIGINT/SIGTERM;
+    ///   `.invalidArgument` when no ring buffer is open; `.closed` after `cleanup()`.
+    ///
+    /// Python: `b.ring_buffer_poll(timeout=-1)`; libbcc: `bpf_consume_ringbuf` (the wait is
+    /// SwiftBCC's own `poll(2)` on the ring buffer maps, so Ctrl-C and `cleanup()` can end it).
+    @discardableResult
+    public func ringBufferPoll(timeout: Int = -1) throws -> Int {
+        let group = try eventReaders.beginRingUse()
+        defer { eventReaders.endRingUse(group) }
+        return try pollRing(group, timeout: timeout, extraWake: -1)
+    }
+
+    /// Consumes every available sample of the open ring buffers without waiting.
+    /// - Returns: the number of samples consumed.
+    /// Python: `b.ring_buffer_consume()`; libbcc: `bpf_consume_ringbuf`.
+    @discardableResult
+    public func ringBufferConsume() throws -> Int {
+        let group = try eventReaders.beginRingUse()
+        defer { eventReaders.endRingUse(group) }
+        guard !group.entries.isEmpty else { throw Self.noRingBuffers }
+        return try consumeRing(group)
+    }
+
+    static let noRingBuffers = BPFError.invalidArgument(
+        "No ring buffers to poll: open one first with b[\"events\"].openRingBuffer { data in ... } on a BPF_RINGBUF_OUTPUT table.")
+
+    func pollRing(_ group: RingGroup, timeout: Int, extraWake: Int32) throws -> Int {
+        let fds = group.lock.withLock { group.fds }
+        guard !fds.isEmpty else { throw Self.noRingBuffers }
+        let outcome = try EventWait.wait(fds: fds, wake: (eventReaders.wake.fd, extraWake), timeoutMs: timeout) { _ in }
+        guard case .ready = outcome else { return 0 }
+        return try consumeRing(group)
+    }
+
+    func consumeRing(_ group: RingGroup) throws -> Int {
+        if group.isRetired { return 0 }
+        let n = group.consume()
+        if let error = group.takeError() { throw error }
+        if n < 0 {
+            throw BPFError.systemCall(name: "bpf_consume_ringbuf", errno: -n, detail: "reading the ring buffers failed")
+        }
+        return Int(n)
+    }
+}

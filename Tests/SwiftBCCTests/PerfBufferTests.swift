@@ -1,0 +1,235 @@
+import Foundation
+import Glibc
+@testable import SwiftBCC
+import Testing
+
+struct TestFailure: Error, Equatable {
+    let seq: Int32
+}
+
+extension KernelSuite {
+    @Suite("Perf buffers", .requiresBPF)
+    struct PerfBufferTests {
+        /// Polls until `done()` or the deadline.
+        func poll(_ b: BPF, timeout: Double = 10, until done: () -> Bool) throws {
+            let deadline = Date().addingTimeInterval(timeout)
+            while !done() && Date() < deadline { try b.perfBufferPoll(timeout: 100) }
+        }
+
+        @Test("N getpgid calls from this process arrive as exactly N perf events, decoded correctly")
+        func exactlyN() throws {
+            let src = EventSource()
+            let b = try BPF(text: EventSource.perfProgram, cflags: src.cflags)
+            defer { b.cleanup() }
+            let n = 300
+            var seqs: [Int32] = []
+            var cpus = Set<Int>()
+            var bad: [String] = []
+            let comm = currentThreadComm()
+            let t0 = clock_gettime_ns(CLOCK_MONOTONIC)
+            try b["events"].openPerfBuffer(of: TestEvent.self) { cpu, e in
+                seqs.append(e.seq)
+                cpus.insert(cpu)
+                if e.tgid != UInt32(getpid()) { bad.append("tgid \(e.tgid)") }
+                if cString(e.comm) != comm { bad.append("comm \(cString(e.comm)) != \(comm)") }
+                if e.ts < t0 { bad.append("ts \(e.ts) < \(t0)") }
+            }
+            #expect(try b["events"].isPerfBufferOpen)
+            src.fire(n)
+            try poll(b) { seqs.count >= n }
+            // Nothing more trickles in.
+            try b.perfBufferPoll(timeout: 50)
+            #expect(seqs.count == n)
+            #expect(seqs.sorted() == (0..<Int32(n)).map { $0 })
+            #expect(bad.isEmpty, "\(bad.prefix(5))")
+            #expect(cpus.isSubset(of: Set(CPUs.online)))
+        }
+
+        @Test("The raw callback gets the CPU and the kernel's bytes; loadEvent checks the size")
+        func rawCallback() throws {
+            let src = EventSource()
+            let b = try BPF(text: EventSource.perfProgram, cflags: src.cflags)
+            defer { b.cleanup() }
+            var sizes: [Int] = []
+            var seqs: [Int32] = []
+            try b["events"].openPerfBuffer { cpu, data in
+                sizes.append(data.count)
+                seqs.append(try data.loadEvent(as: TestEvent.self).seq)
+                #expect(throws: BPFError.eventTooShort(type: "(TestEvent, TestEvent)", expected: 64, got: data.count)) {
+                    try data.loadEvent(as: (TestEvent, TestEvent).self)
+                }
+                // The dynamic field offsets from libbcc's field list agree with the C struct.
+                #expect(data.cString(fromByteOffset: 16, count: 16) == currentThreadComm())
+            }
+            src.fire(5)
+            try poll(b) { seqs.count >= 5 }
+            #expect(seqs == [0, 1, 2, 3, 4] || seqs.sorted() == [0, 1, 2, 3, 4])
+            // perf pads raw samples so that size + 4 is a multiple of 8: 32 bytes come as 36.
+            #expect(sizes.allSatisfy { $0 >= MemoryLayout<TestEvent>.size && $0 < MemoryLayout<TestEvent>.size + 8 })
+        }
+
+        @Test("The typed open checks the Swift type's size against libbcc's struct layout")
+        func typedSizeMismatch() throws {
+            let b = try BPF(text: EventSource.perfProgram, cflags: EventSource().cflags)
+            defer { b.cleanup() }
+            let layout = try #require(try b["events"].eventLayout())
+            #expect(layout.size == 32)
+            #expect(layout.fields.map(\.name) == ["tgid", "seq", "ts", "comm"])
+            #expect(layout.fields.map(\.offset) == [0, 4, 8, 16])
+            #expect(throws: BPFError.sizeMismatch(table: "events", what: "event type UInt64", expected: 32, got: 8,
+                                                  layout: layout.description)) {
+                try b["events"].openPerfBuffer(of: UInt64.self) { _, _ in }
+            }
+            #expect(try !b["events"].isPerfBufferOpen)
+        }
+
+        @Test("A flooded 1-page perf buffer reports the lost samples: received + lost == sent")
+        func lostSamples() throws {
+            let src = EventSource()
+            let b = try BPF(text: EventSource.perfProgram, cflags: src.cflags)
+            defer { b.cleanup() }
+            var received = 0
+            var lost: UInt64 = 0
+            try b["events"].openPerfBuffer(of: TestEvent.self, pageCount: 1, lostCallback: { lost += $0 }) { _, _ in
+                received += 1
+            }
+            // 4 KiB per CPU holds about a hundred 40-byte samples: 3000 without reading overflow it.
+            let flood = 3000
+            src.fire(flood)
+            try b.perfBufferPoll(timeout: 100)
+            // The kernel writes the LOST record with the next sample that fits: send more, one at a time.
+            var sent = flood
+            let deadline = Date().addingTimeInterval(10)
+            while (lost == 0 || received + Int(lost) < sent) && Date() < deadline {
+                src.fire(1, from: sent)
+                sent += 1
+                try b.perfBufferPoll(timeout: 20)
+                try b.perfBufferConsume()
+            }
+            #expect(lost > 0)
+            #expect(received > 0)
+            #expect(received + Int(lost) == sent)
+        }
+
+        @Test("A callback that throws stops the poll; the error comes out of perfBufferPoll; polling goes on after")
+        func throwingCallback() throws {
+            let src = EventSource()
+            let b = try BPF(text: EventSource.perfProgram, cflags: src.cflags)
+            defer { b.cleanup() }
+            var seen: [Int32] = []
+            try b["events"].openPerfBuffer(of: TestEvent.self) { _, e in
+                seen.append(e.seq)
+                if e.seq == 2 { throw TestFailure(seq: e.seq) }
+            }
+            src.fire(4)
+            var caught: (any Error)?
+            let deadline = Date().addingTimeInterval(10)
+            while caught == nil && Date() < deadline {
+                do { try b.perfBufferPoll(timeout: 100) } catch { caught = error }
+            }
+            #expect(caught as? TestFailure == TestFailure(seq: 2))
+            #expect(seen.contains(2))
+            #expect(seen.last == 2, "no callback runs after the throwing one: \(seen)")
+            // The next events are delivered again.
+            src.fire(1, from: 10)
+            try poll(b) { seen.contains(10) }
+            #expect(seen.contains(10))
+        }
+
+        @Test("Wrong table kinds, bad page counts, double opens and polls without buffers are typed errors")
+        func misuse() throws {
+            let b = try BPF(text: """
+                BPF_PERF_OUTPUT(events);
+                BPF_RINGBUF_OUTPUT(ring, 4);
+                BPF_HASH(h, u32, u32);
+                """)
+            defer { b.cleanup() }
+            #expect(throws: BPFError.invalidArgument("No perf buffers to poll: open one first with "
+                + "b[\"events\"].openPerfBuffer { cpu, data in ... } on a BPF_PERF_OUTPUT table.")) {
+                try b.perfBufferPoll(timeout: 0)
+            }
+            #expect(throws: BPFError.wrongTableKind(table: "h", kind: "HashTable", expected: "PerfEventArray (BPF_PERF_OUTPUT)")) {
+                try b["h"].openPerfBuffer { _, _ in }
+            }
+            #expect(throws: BPFError.wrongTableKind(table: "ring", kind: "RingBuf", expected: "PerfEventArray (BPF_PERF_OUTPUT)")) {
+                try b["ring"].openPerfBuffer { _, _ in }
+            }
+            #expect(throws: BPFError.self) { try b["events"].openPerfBuffer(pageCount: 3) { _, _ in } }
+            #expect(throws: BPFError.self) { try b["events"].closePerfBuffer() }
+            try b["events"].openPerfBuffer { _, _ in }
+            #expect(throws: BPFError.self) { try b["events"].openPerfBuffer { _, _ in } }
+            try b.perfBufferPoll(timeout: 0)
+            try b.perfBufferConsume()
+            // Every CPU's entry holds the reader's perf event fd until closed.
+            #expect(try b["events"].rawKeys().count == CPUs.possible.count)
+        }
+
+        @Test("closePerfBuffer and cleanup free the readers' perf event fds")
+        func closeFreesReaders() throws {
+            let before = KernelObjects.openPerfEventFDs()
+            let b = try BPF(text: EventSource.perfProgram, cflags: EventSource().cflags)
+            defer { b.cleanup() }
+            let tpFDs = KernelObjects.openPerfEventFDs() - before
+            try b["events"].openPerfBuffer { _, _ in }
+            #expect(KernelObjects.openPerfEventFDs() == before + tpFDs + CPUs.online.count)
+            try b["events"].closePerfBuffer()
+            #expect(KernelObjects.openPerfEventFDs() == before + tpFDs)
+            #expect(try !b["events"].isPerfBufferOpen)
+            // Open again, then cleanup() closes it with the rest.
+            try b["events"].openPerfBuffer { _, _ in }
+            b.cleanup()
+            #expect(KernelObjects.openPerfEventFDs() == before)
+            #expect(throws: BPFError.closed) { try b.perfBufferPoll(timeout: 0) }
+        }
+
+        @Test("cleanup() from another thread ends a blocking perfBufferPoll within 100 ms")
+        func cleanupEndsPoll() async throws {
+            let b = try BPF(text: EventSource.perfProgram, cflags: EventSource().cflags)
+            try b["events"].openPerfBuffer { _, _ in }
+            let started = Date()
+            let poller = Task.detached { () -> Double in
+                try? b.perfBufferPoll(timeout: -1)
+                return Date().timeIntervalSince(started)
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let cleanupAt = Date().timeIntervalSince(started)
+            b.cleanup()
+            let returnedAt = await poller.value
+            #expect(returnedAt >= cleanupAt)
+            #expect(returnedAt - cleanupAt < 0.1)
+        }
+
+        @Test("A callback may close its own buffer or clean up the BPF without a crash")
+        func closeFromCallback() throws {
+            let src = EventSource()
+            let b = try BPF(text: EventSource.perfProgram, cflags: src.cflags)
+            defer { b.cleanup() }
+            var count = 0
+            let events = try b["events"]
+            try events.openPerfBuffer(of: TestEvent.self) { _, _ in
+                count += 1
+                if count == 1 { try events.closePerfBuffer() }
+            }
+            src.fire(3)
+            try poll(b) { count >= 1 }
+            #expect(throws: BPFError.self) { try b.perfBufferPoll(timeout: 50) }
+            #expect(count == 1, "no callback runs after its buffer is closed")
+            #expect(!events.isPerfBufferOpen)
+            try events.openPerfBuffer(of: TestEvent.self) { _, _ in
+                count += 1
+                b.cleanup()
+            }
+            src.fire(3)
+            let deadline = Date().addingTimeInterval(10)
+            while count < 2 && Date() < deadline { try? b.perfBufferPoll(timeout: 100) }
+            #expect(count == 2)
+            #expect(throws: BPFError.closed) { try b.perfBufferPoll(timeout: 0) }
+        }
+    }
+}
+
+func clock_gettime_ns(_ clock: clockid_t) -> UInt64 {
+    var ts = timespec()
+    clock_gettime(clock, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}

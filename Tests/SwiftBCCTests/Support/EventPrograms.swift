@@ -1,0 +1,60 @@
+import Glibc
+@testable import SwiftBCC
+
+/// The struct the event test programs submit: `struct data_t { u32 tgid; s32 seq; u64 ts; char comm[16]; }`.
+struct TestEvent: BitwiseCopyable, Equatable {
+    var tgid: UInt32
+    var seq: Int32
+    var ts: UInt64
+    var comm: InlineArray<16, CChar>
+
+    static func == (a: TestEvent, b: TestEvent) -> Bool {
+        a.tgid == b.tgid && a.seq == b.seq && a.ts == b.ts && cString(a.comm) == cString(b.comm)
+    }
+}
+
+/// Event generator: every `getpgid(base + i)` this process makes sends one event with
+/// `seq == i` through the program's output tables. `base` is far above pid_max, so the call
+/// only fails with ESRCH, and other processes' and tests' calls are filtered out by tgid and range.
+struct EventSource {
+    let base: Int32 = 0x2000_0000 + Int32.random(in: 0..<0x0100_0000)
+
+    /// Makes `count` events with seq `start ..< start + count`.
+    func fire(_ count: Int, from start: Int = 0) {
+        for i in start..<(start + count) { _ = getpgid(pid_t(base) + pid_t(i)) }
+    }
+
+    var cflags: [String] { ["-DTGID=\(getpid())", "-DBASE=\(base)"] }
+
+    /// A program whose sys_enter_getpgid tracepoint submits a `data_t` through `submit`, a C
+    /// statement using `d` (e.g. `events.perf_submit(args, &d, sizeof(d));`).
+    static func program(tables: String, submit: String) -> String {
+        """
+        struct data_t { u32 tgid; s32 seq; u64 ts; char comm[16]; };
+        \(tables)
+        TRACEPOINT_PROBE(syscalls, sys_enter_getpgid) {
+            u32 tgid = bpf_get_current_pid_tgid() >> 32;
+            if (tgid != TGID) return 0;
+            s32 seq = args->pid - BASE;
+            if (seq < 0 || seq >= 0x01000000) return 0;
+            struct data_t d = {};
+            d.tgid = tgid;
+            d.seq = seq;
+            d.ts = bpf_ktime_get_ns();
+            bpf_get_current_comm(&d.comm, sizeof(d.comm));
+            \(submit)
+            return 0;
+        }
+        """
+    }
+
+    static let perfProgram = program(tables: "BPF_PERF_OUTPUT(events);",
+                                     submit: "events.perf_submit(args, &d, sizeof(d));")
+    static let ringProgram = program(tables: "BPF_RINGBUF_OUTPUT(events, 8);",
+                                     submit: "events.ringbuf_output(&d, sizeof(d), 0);")
+}
+
+/// The calling thread's comm, as bpf_get_current_comm() sees it.
+func currentThreadComm() -> String {
+    (FileIO.read("/proc/thread-self/comm") ?? "").trimmingTrailingNewlines
+}
