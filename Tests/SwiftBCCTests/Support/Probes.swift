@@ -35,9 +35,27 @@ enum Probe {
             return Result(ok: false, reason: "this kernel cannot attach kprobes: \(error)")
         }
     }()
+
+    /// Can this kernel create and map a BPF ring buffer (Linux 5.8+)?
+    static let ringBuffers: Result = {
+        guard bpf.ok else { return Result(ok: false, reason: bpf.reason) }
+        do {
+            let b = try BPF(text: "BPF_RINGBUF_OUTPUT(probe_ring, 1);")
+            defer { b.cleanup() }
+            try b["probe_ring"].openRingBuffer { _ in }
+            return Result(ok: true, reason: "ring buffers open")
+        } catch {
+            return Result(ok: false, reason: "this kernel cannot open a BPF ring buffer (needs Linux 5.8+): \(error)")
+        }
+    }()
 }
 
 extension Trait where Self == ConditionTrait {
+    /// Runs only where BPF ring buffers work; skipped with the probe's reason elsewhere.
+    static var requiresRingBuffers: Self {
+        .enabled("needs ring buffers: \(Probe.ringBuffers.reason)") { Probe.ringBuffers.ok }
+    }
+
     /// Runs only where BPF programs can be loaded and attached.
     static var requiresBPF: Self {
         .enabled("needs BPF: \(Probe.bpf.reason)") { Probe.bpf.ok }

@@ -1,0 +1,114 @@
+import Foundation
+import Glibc
+@testable import SwiftBCC
+import Testing
+
+extension KernelSuite {
+    @Suite("Ring buffers", .requiresBPF, .requiresRingBuffers)
+    struct RingBufferTests {
+        func poll(_ b: BPF, timeout: Double = 10, until done: () -> Bool) throws {
+            let deadline = Date().addingTimeInterval(timeout)
+            while !done() && Date() < deadline { try b.ringBufferPoll(timeout: 100) }
+        }
+
+        @Test("N getpgid calls from this process arrive as exactly N ring buffer samples, in order, decoded correctly")
+        func exactlyN() throws {
+            let src = EventSource()
+            let b = try BPF(text: EventSource.ringProgram, cflags: src.cflags)
+            defer { b.cleanup() }
+            let n = 300
+            var events: [TestEvent] = []
+            var sizes = Set<Int>()
+            try b["events"].openRingBuffer { data in
+                sizes.insert(data.count)
+                events.append(try data.loadEvent(as: TestEvent.self))
+            }
+            #expect(try b["events"].isRingBufferOpen)
+            src.fire(n)
+            try poll(b) { events.count >= n }
+            #expect(try b.ringBufferPoll(timeout: 50) == 0)
+            #expect(events.count == n)
+            // One ring for all CPUs: samples come in submission order.
+            #expect(events.map(\.seq) == (0..<Int32(n)).map { $0 })
+            #expect(events.allSatisfy { $0.tgid == UInt32(getpid()) })
+            #expect(events.allSatisfy { cString($0.comm) == currentThreadComm() })
+            #expect(zip(events, events.dropFirst()).allSatisfy { $0.ts <= $1.ts })
+            #expect(sizes == [MemoryLayout<TestEvent>.size])
+        }
+
+        @Test("Several ring buffers in one program: one poll serves them all, each sample to its table's callback")
+        func twoRings() throws {
+            let src = EventSource()
+            let b = try BPF(text: EventSource.program(
+                tables: "BPF_RINGBUF_OUTPUT(even, 4);\nBPF_RINGBUF_OUTPUT(odd, 4);",
+                submit: "if (seq % 2) odd.ringbuf_output(&d, sizeof(d), 0); else { "
+                    + "struct data_t *r = even.ringbuf_reserve(sizeof(struct data_t)); "
+                    + "if (r) { __builtin_memcpy(r, &d, sizeof(d)); even.ringbuf_submit(r, 0); } }"),
+                            cflags: src.cflags)
+            defer { b.cleanup() }
+            var even: [Int32] = [], odd: [Int32] = []
+            try b["even"].openRingBuffer(of: TestEvent.self) { even.append($0.seq) }
+            try b["odd"].openRingBuffer(of: TestEvent.self) { odd.append($0.seq) }
+            src.fire(40)
+            try poll(b) { even.count + odd.count >= 40 }
+            #expect(even == Array(stride(from: 0, to: 40, by: 2)))
+            #expect(odd == Array(stride(from: 1, to: 40, by: 2)))
+        }
+
+        @Test("A callback that throws stops consumption at that sample; the error comes out of ringBufferPoll; the rest stays")
+        func throwingCallback() throws {
+            let src = EventSource()
+            let b = try BPF(text: EventSource.ringProgram, cflags: src.cflags)
+            defer { b.cleanup() }
+            var seen: [Int32] = []
+            try b["events"].openRingBuffer(of: TestEvent.self) { e in
+                seen.append(e.seq)
+                if e.seq == 3 { throw TestFailure(seq: 3) }
+            }
+            src.fire(10)
+            #expect(throws: TestFailure(seq: 3)) {
+                let deadline = Date().addingTimeInterval(10)
+                while Date() < deadline { try b.ringBufferPoll(timeout: 100) }
+            }
+            #expect(seen == [0, 1, 2, 3])
+            // Nothing was dropped: the next poll goes on with 4.
+            try poll(b) { seen.count >= 10 }
+            #expect(seen == (0..<10).map { $0 })
+        }
+
+        @Test("Misuse: wrong kinds, double opens, polls without ring buffers, and use after cleanup")
+        func misuse() throws {
+            let b = try BPF(text: "BPF_PERF_OUTPUT(events);\nBPF_RINGBUF_OUTPUT(ring, 4);")
+            defer { b.cleanup() }
+            #expect(throws: BPF.noRingBuffers) { try b.ringBufferPoll(timeout: 0) }
+            #expect(throws: BPF.noRingBuffers) { try b.ringBufferConsume() }
+            #expect(throws: BPFError.wrongTableKind(table: "events", kind: "PerfEventArray", expected: "RingBuf (BPF_RINGBUF_OUTPUT)")) {
+                try b["events"].openRingBuffer { _ in }
+            }
+            try b["ring"].openRingBuffer { _ in }
+            #expect(throws: BPFError.self) { try b["ring"].openRingBuffer { _ in } }
+            #expect(try b.ringBufferConsume() == 0)
+            #expect(try b.ringBufferPoll(timeout: 0) == 0)
+            b.cleanup()
+            #expect(throws: BPFError.closed) { try b.ringBufferPoll(timeout: 0) }
+            #expect(throws: BPFError.closed) { try b["ring"] }
+        }
+
+        @Test("cleanup() from another thread ends a blocking ringBufferPoll within 100 ms")
+        func cleanupEndsPoll() async throws {
+            let b = try BPF(text: EventSource.ringProgram, cflags: EventSource().cflags)
+            try b["events"].openRingBuffer { _ in }
+            let started = Date()
+            let poller = Task.detached { () -> Double in
+                _ = try? b.ringBufferPoll(timeout: -1)
+                return Date().timeIntervalSince(started)
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let cleanupAt = Date().timeIntervalSince(started)
+            b.cleanup()
+            let returnedAt = await poller.value
+            #expect(returnedAt >= cleanupAt)
+            #expect(returnedAt - cleanupAt < 0.1)
+        }
+    }
+}
