@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -89,6 +90,11 @@ static inline int swiftbcc_prog_detach(int prog_fd, int target_fd, int attach_ty
 // memfd_create(2), used to capture what libbcc prints on fd 2.
 static inline int swiftbcc_memfd(const char *name) {
     return (int)syscall(__NR_memfd_create, name, 0);
+}
+
+// Names the calling thread (prctl is variadic, which Swift cannot call).
+static inline int swiftbcc_set_thread_name(const char *name) {
+    return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }
 
 #endif

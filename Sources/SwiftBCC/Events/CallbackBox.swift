@@ -46,11 +46,11 @@ final class CallbackState: @unchecked Sendable {
 final class PerfCallbackBox {
     let cpu: Int
     let callback: (Int, UnsafeRawBufferPointer) throws -> Void
-    let lostCallback: ((UInt64) throws -> Void)?
+    let lostCallback: ((Int, UInt64) throws -> Void)?
     let state: CallbackState
 
     init(cpu: Int, state: CallbackState, callback: @escaping (Int, UnsafeRawBufferPointer) throws -> Void,
-         lostCallback: ((UInt64) throws -> Void)?) {
+         lostCallback: ((Int, UInt64) throws -> Void)?) {
         self.cpu = cpu
         self.state = state
         self.callback = callback
@@ -72,7 +72,7 @@ final class PerfCallbackBox {
         if state.stopped.load(ordering: .relaxed) != 0 { return }
         guard let lostCallback else { return }
         do {
-            try lostCallback(count)
+            try lostCallback(cpu, count)
         } catch {
             state.record(error)
         }

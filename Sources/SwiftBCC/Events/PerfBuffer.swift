@@ -45,12 +45,12 @@ extension Table {
                                wakeupEvents: Int = 1,
                                callback: @escaping (Int, UnsafeRawBufferPointer) throws -> Void) throws {
         _ = try openPerfBuffer(pageCount: pageCount, wakeupEvents: wakeupEvents, isPrivate: false,
-                               callback: callback, lostCallback: lostCallback)
+                               callback: callback, lostCallback: lostCallback.map { lost in { _, n in try lost(n) } })
     }
 
     func openPerfBuffer(pageCount: Int, wakeupEvents: Int, isPrivate: Bool,
                         callback: @escaping (Int, UnsafeRawBufferPointer) throws -> Void,
-                        lostCallback: ((UInt64) throws -> Void)?) throws -> PerfBufferEntry {
+                        lostCallback: ((Int, UInt64) throws -> Void)?) throws -> PerfBufferEntry {
         try requireKind(.perfEventArray, "PerfEventArray (BPF_PERF_OUTPUT)")
         guard pageCount > 0, pageCount & (pageCount - 1) == 0 else {
             throw BPFError.invalidArgument("Perf buffer page count must be a power of two (1, 2, 4, 8, ...), not \(pageCount).")
@@ -187,7 +187,8 @@ extension BPF {
     }
 
     /// Waits for and reads `entries`; the caller holds them in use.
-    func pollPerf(_ entries: [PerfBufferEntry], timeout: Int, extraWake: Int32) throws {
+    @discardableResult
+    func pollPerf(_ entries: [PerfBufferEntry], timeout: Int, extraWake: Int32) throws -> EventWait.Outcome {
         // One flat fd list; `ready` maps a ready fd index back to its entry and reader.
         var fds = ContiguousArray<Int32>()
         if entries.count == 1 {
@@ -209,6 +210,6 @@ extension BPF {
             }
         }
         if let failure { throw failure }
-        _ = outcome
+        return outcome
     }
 }

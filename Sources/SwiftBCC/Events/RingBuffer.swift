@@ -86,7 +86,7 @@ extension BPF {
     public func ringBufferConsume() throws -> Int {
         let group = try eventReaders.beginRingUse()
         defer { eventReaders.endRingUse(group) }
-        guard !group.entries.isEmpty else { throw Self.noRingBuffers }
+        guard !group.lock.withLock({ group.entries.isEmpty }) else { throw Self.noRingBuffers }
         return try consumeRing(group)
     }
 
@@ -94,11 +94,15 @@ extension BPF {
         "No ring buffers to poll: open one first with b[\"events\"].openRingBuffer { data in ... } on a BPF_RINGBUF_OUTPUT table.")
 
     func pollRing(_ group: RingGroup, timeout: Int, extraWake: Int32) throws -> Int {
+        try pollRingOutcome(group, timeout: timeout, extraWake: extraWake).1
+    }
+
+    func pollRingOutcome(_ group: RingGroup, timeout: Int, extraWake: Int32) throws -> (EventWait.Outcome, Int) {
         let fds = group.lock.withLock { group.fds }
         guard !fds.isEmpty else { throw Self.noRingBuffers }
         let outcome = try EventWait.wait(fds: fds, wake: (eventReaders.wake.fd, extraWake), timeoutMs: timeout) { _ in }
-        guard case .ready = outcome else { return 0 }
-        return try consumeRing(group)
+        guard case .ready = outcome else { return (outcome, 0) }
+        return (outcome, try consumeRing(group))
     }
 
     func consumeRing(_ group: RingGroup) throws -> Int {

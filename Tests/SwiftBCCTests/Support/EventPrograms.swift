@@ -58,3 +58,46 @@ struct EventSource {
 func currentThreadComm() -> String {
     (FileIO.read("/proc/thread-self/comm") ?? "").trimmingTrailingNewlines
 }
+
+/// glibc's sched_{get,set}affinity (declared only under _GNU_SOURCE, so looked up at run time).
+private typealias AffinityFunction = @convention(c) (pid_t, Int, UnsafeMutableRawPointer?) -> Int32
+private let getAffinity = unsafeBitCast(dlsym(nil, "sched_getaffinity"), to: AffinityFunction.self)
+private let setAffinity = unsafeBitCast(dlsym(nil, "sched_setaffinity"), to: AffinityFunction.self)
+
+/// Runs `body` pinned to `cpu`, then restores the thread's affinity.
+func onCPU(_ cpu: Int, _ body: () -> Void) {
+    var old = cpu_set_t()
+    let size = MemoryLayout<cpu_set_t>.size
+    _ = getAffinity(0, size, &old)
+    defer { _ = setAffinity(0, size, &old) }
+    var set = cpu_set_t()
+    withUnsafeMutableBytes(of: &set) { $0[cpu / 8] |= UInt8(1 << (cpu % 8)) }
+    if setAffinity(0, size, &set) == 0 { body() }
+}
+
+/// Pins every thread of this process named `name` to `cpu`; returns how many.
+@discardableResult
+func pinThreads(named name: String, to cpu: Int) -> Int {
+    var set = cpu_set_t()
+    withUnsafeMutableBytes(of: &set) { $0[cpu / 8] |= UInt8(1 << (cpu % 8)) }
+    var pinned = 0
+    for tid in FileIO.listDirectory("/proc/self/task") {
+        guard FileIO.read("/proc/self/task/\(tid)/comm")?.trimmingTrailingNewlines == name, let t = pid_t(tid) else { continue }
+        if setAffinity(t, MemoryLayout<cpu_set_t>.size, &set) == 0 { pinned += 1 }
+    }
+    return pinned
+}
+
+/// Runs `body` once pinned to each online CPU (so per-CPU perf buffers each see it), then
+/// restores the thread's affinity.
+func onEachCPU(_ body: (Int) -> Void) {
+    var old = cpu_set_t()
+    let size = MemoryLayout<cpu_set_t>.size
+    _ = getAffinity(0, size, &old)
+    defer { _ = setAffinity(0, size, &old) }
+    for cpu in CPUs.online {
+        var set = cpu_set_t()
+        withUnsafeMutableBytes(of: &set) { $0[cpu / 8] |= UInt8(1 << (cpu % 8)) }
+        if setAffinity(0, size, &set) == 0 { body(cpu) }
+    }
+}
