@@ -6,6 +6,9 @@ let package = Package(
     products: [
         .library(name: "SwiftBCC", targets: ["SwiftBCC"]),
         .executable(name: "HelloWorld", targets: ["HelloWorld"]),
+        .executable(name: "HelloBuffer", targets: ["HelloBuffer"]),
+        .executable(name: "HelloPerfOutput", targets: ["HelloPerfOutput"]),
+        .executable(name: "HelloRingBuffer", targets: ["HelloRingBuffer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,6 +30,24 @@ let package = Package(
             dependencies: ["SwiftBCC", "ExampleSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Examples/HelloWorld"
+        ),
+        .executableTarget(
+            name: "HelloBuffer",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/HelloBuffer"
+        ),
+        .executableTarget(
+            name: "HelloPerfOutput",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/HelloPerfOutput"
+        ),
+        .executableTarget(
+            name: "HelloRingBuffer",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/HelloRingBuffer"
         ),
         .testTarget(name: "SwiftBCCTests", dependencies: ["SwiftBCC"]),
     ],

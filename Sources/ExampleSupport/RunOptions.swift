@@ -86,6 +86,19 @@ public final class RunLimit {
         }
     }
 
+    /// Runs an event loop: calls `poll` with a timeout in milliseconds (e.g.
+    /// `{ try b.perfBufferPoll(timeout: $0) }`) until the count or duration is reached or a
+    /// signal arrives; Ctrl-C/SIGTERM end it quietly, as KeyboardInterrupt ends a Python tool's loop.
+    public func pollLoop(_ poll: (Int) throws -> Void) throws {
+        do {
+            while !isDone {
+                try poll(remaining.map { Swift.max(1, Int(($0 * 1000).rounded(.up))) } ?? -1)
+            }
+        } catch BPFError.interrupted {
+            return
+        }
+    }
+
     /// Sleeps up to `seconds` (less if `--duration` ends sooner); returns false when the run
     /// should stop (duration over or signal).
     public func sleep(_ seconds: Double) -> Bool {
@@ -104,4 +117,14 @@ public func warn(_ message: String) {
     var line = message
     if !line.hasSuffix("\n") { line += "\n" }
     _ = line.withCString { write(2, $0, strlen($0)) }
+}
+
+/// `s` left-aligned in a field of `width` characters (C's `%-Ns`).
+public func ljust(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+}
+
+/// `s` right-aligned in a field of `width` characters (C's `%Ns`).
+public func rjust(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
 }
