@@ -44,6 +44,10 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     case unsupportedEventField(table: String, field: String, type: String)
     /// The `BPF` object was cleaned up; it can no longer be used.
     case closed
+    /// libbcc's key/leaf type description (or a C type name) could not be understood.
+    case invalidTypeDescription(description: String, detail: String)
+    /// A dynamic value could not be decoded into the Swift type (member missing, type or range mismatch).
+    case decodingFailed(type: String, detail: String)
     /// A system call failed.
     case systemCall(name: String, errno: Int32, detail: String)
 
@@ -126,6 +130,11 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
                 + "scalar or an array of scalars; decode the event into a Swift struct with data.loadEvent(as:) instead."
         case .closed:
             return "This BPF object has been cleaned up; create a new one to load or attach programs."
+        case let .invalidTypeDescription(description, detail):
+            return "Cannot understand the type description \(description): \(detail); pass the type yourself "
+                + "(TypeDescription.structure(name:members:)) or use a typed table."
+        case let .decodingFailed(type, detail):
+            return "Cannot decode \(type) from the BPF value: \(detail)."
         case let .systemCall(name, code, detail):
             var s = "\(name) failed: \(errnoDescription(code)) (\(errnoName(code)))"
             if !detail.isEmpty { s += "; \(detail)" }

@@ -23,6 +23,12 @@ public final class Table: @unchecked Sendable {
     /// libbcc's JSON type descriptions of the key and leaf (`bpf_table_key_desc`).
     public let keyDescription: String
     public let leafDescription: String
+    /// The key and leaf types parsed from libbcc's descriptions (a typedef'd array, which
+    /// libbcc describes by its element alone, is sized to `keySize`/`leafSize`). A description
+    /// SwiftBCC cannot parse gives `unsigned char[size]`, so the bytes stay readable.
+    /// Python: `t.Key`, `t.Leaf`.
+    public let keyType: TypeDescription
+    public let leafType: TypeDescription
     /// libbcc's table id within the module.
     let id: Int
     let fd: Int32
@@ -46,6 +52,13 @@ public final class Table: @unchecked Sendable {
         self.flags = bpf_table_flags_id(module, id)
         self.keyDescription = stringOrNil(bpf_table_key_desc_id(module, id)) ?? ""
         self.leafDescription = stringOrNil(bpf_table_leaf_desc_id(module, id)) ?? ""
+        self.keyType = Table.type(json: keyDescription, size: keySize)
+        self.leafType = Table.type(json: leafDescription, size: leafSize)
+    }
+
+    static func type(json: String, size: Int) -> TypeDescription {
+        if let t = try? TypeDescription.forTable(json: json, size: size), t.size == size { return t }
+        return .array(of: .scalar(.unsignedChar), count: size)
     }
 
     static func names(in module: UnsafeMutableRawPointer) -> [String] {
@@ -60,13 +73,13 @@ public final class Table: @unchecked Sendable {
 
     func checkKeySize(_ key: [UInt8]) throws {
         guard key.count == keySize else {
-            throw BPFError.sizeMismatch(table: name, what: "key", expected: keySize, got: key.count, layout: keyDescription)
+            throw BPFError.sizeMismatch(table: name, what: "key", expected: keySize, got: key.count, layout: keyType.layout)
         }
     }
 
     func checkLeafSize(_ leaf: [UInt8], expected: Int) throws {
         guard leaf.count == expected else {
-            throw BPFError.sizeMismatch(table: name, what: "value", expected: expected, got: leaf.count, layout: leafDescription)
+            throw BPFError.sizeMismatch(table: name, what: "value", expected: expected, got: leaf.count, layout: leafType.layout)
         }
     }
 
