@@ -72,12 +72,12 @@ extension KernelSuite {
         func typedSizeMismatch() throws {
             let b = try BPF(text: EventSource.perfProgram, cflags: EventSource().cflags)
             defer { b.cleanup() }
-            let layout = try #require(try b["events"].eventLayout())
+            let layout = try #require(try b["events"].eventType())
             #expect(layout.size == 32)
             #expect(layout.fields.map(\.name) == ["tgid", "seq", "ts", "comm"])
             #expect(layout.fields.map(\.offset) == [0, 4, 8, 16])
             #expect(throws: BPFError.sizeMismatch(table: "events", what: "event type UInt64", expected: 32, got: 8,
-                                                  layout: layout.description)) {
+                                                  layout: layout.layout)) {
                 try b["events"].openPerfBuffer(of: UInt64.self) { _, _ in }
             }
             #expect(try !b["events"].isPerfBufferOpen)

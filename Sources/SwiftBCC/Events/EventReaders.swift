@@ -146,6 +146,8 @@ final class EventReaders: @unchecked Sendable {
     private(set) var isClosed = false
     /// Signalled by `close()`: every poll returns.
     let wake = WakeFD()
+    /// Event struct types by table name (`Table.eventType()`).
+    var eventTypes: [String: TypeDescription] = [:]
 
     // MARK: Perf buffers
 
@@ -160,14 +162,15 @@ final class EventReaders: @unchecked Sendable {
         }
     }
 
-    /// Removes the table's perf buffer; it is freed now, or by the last poll still using it.
+    /// Removes this perf buffer (if it is still registered); it is freed now, or by the last
+    /// poll still using it. Returns false when it was removed already.
     @discardableResult
-    func removePerf(_ table: String) -> PerfBufferEntry? {
+    func removePerf(_ entry: PerfBufferEntry) -> Bool {
         lock.withLock {
-            guard let i = perf.firstIndex(where: { $0.table == table }) else { return nil }
-            let entry = perf.remove(at: i)
+            guard let i = perf.firstIndex(where: { $0 === entry }) else { return false }
+            perf.remove(at: i)
             retire(entry)
-            return entry
+            return true
         }
     }
 
@@ -211,6 +214,7 @@ final class EventReaders: @unchecked Sendable {
 
     func removePrivateRing(_ group: RingGroup) {
         lock.withLock {
+            guard !group.isRetired else { return }
             privateRings.removeAll { $0 === group }
             retire(group)
         }

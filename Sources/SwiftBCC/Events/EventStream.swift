@@ -71,7 +71,12 @@ extension Table {
                 let entry = try openPerfBuffer(pageCount: pageCount, wakeupEvents: 1, isPrivate: true, callback: { cpu, data in
                     feeder.yield(.sample(try decode(data), cpu: cpu), cpu: cpu)
                 }, lostCallback: { cpu, n in feeder.lost(n, cpu: cpu) })
-                continuation.onTermination = { _ in cancel.signal() }
+                // Ending the stream closes the buffer at once (the table can be opened again
+                // right away) and wakes the thread, which frees the readers when it lets go.
+                continuation.onTermination = { [self] _ in
+                    cancel.signal()
+                    closePerfEntry(entry)
+                }
                 do { try EventThread.start { [self] in
                     defer { closePerfEntry(entry) }
                     feeder.run {
@@ -85,7 +90,10 @@ extension Table {
                 } } catch { closePerfEntry(entry); throw error }
             case .ringBuf:
                 let group = try openPrivateRing { data in feeder.yield(.sample(try decode(data), cpu: -1), cpu: -1) }
-                continuation.onTermination = { _ in cancel.signal() }
+                continuation.onTermination = { _ in
+                    cancel.signal()
+                    bpf.eventReaders.removePrivateRing(group)
+                }
                 do { try EventThread.start {
                     defer { bpf.eventReaders.removePrivateRing(group) }
                     feeder.run {

@@ -134,7 +134,7 @@ extension Table {
     func closePerfEntry(_ entry: PerfBufferEntry) {
         guard let bpf, !bpf.isClosed else { return }
         bpf.lock.withLock {
-            guard bpf.eventReaders.removePerf(entry.table) != nil else { return }
+            guard bpf.eventReaders.removePerf(entry) else { return }
             for cpu in entry.cpus {
                 var key = Int32(cpu)
                 _ = bpf_delete_elem(entry.mapFD, &key)
