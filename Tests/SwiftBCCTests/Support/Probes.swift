@@ -48,9 +48,25 @@ enum Probe {
             return Result(ok: false, reason: "this kernel cannot open a BPF ring buffer (needs Linux 5.8+): \(error)")
         }
     }()
+
+    /// Can this process attach a uprobe (to libc's getpid)?
+    static let uprobes: Result = {
+        guard bpf.ok else { return Result(ok: false, reason: bpf.reason) }
+        do {
+            _ = try CallCounter(thread: 0, symbols: [("c", "getpid")])
+            return Result(ok: true, reason: "uprobes attach")
+        } catch {
+            return Result(ok: false, reason: "this kernel cannot attach uprobes: \(error)")
+        }
+    }()
 }
 
 extension Trait where Self == ConditionTrait {
+    /// Runs only where uprobes attach; skipped with the probe's reason elsewhere.
+    static var requiresUprobes: Self {
+        .enabled("needs uprobes: \(Probe.uprobes.reason)") { Probe.uprobes.ok }
+    }
+
     /// Runs only where BPF ring buffers work; skipped with the probe's reason elsewhere.
     static var requiresRingBuffers: Self {
         .enabled("needs ring buffers: \(Probe.ringBuffers.reason)") { Probe.ringBuffers.ok }
