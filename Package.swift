@@ -49,6 +49,11 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Examples/HelloRingBuffer"
         ),
+        .executableTarget(
+            name: "EventPathBench",
+            dependencies: ["SwiftBCC", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Benchmarks/EventPathBench"
+        ),
         .testTarget(name: "SwiftBCCTests", dependencies: ["SwiftBCC"]),
     ],
     swiftLanguageModes: [.v6]

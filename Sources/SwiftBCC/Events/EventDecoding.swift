@@ -57,6 +57,7 @@ extension Table {
 
     /// Checks a Swift type against the C struct the program submits, when its layout is known
     /// (not when the program submits no struct, or one with fields that cannot be sized).
+    @usableFromInline
     func checkEventType<T>(_ type: T.Type) throws {
         let known: TypeDescription?
         do { known = try eventType() } catch BPFError.unsupportedEventField { return }

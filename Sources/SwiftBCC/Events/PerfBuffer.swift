@@ -8,6 +8,7 @@ extension Table {
         return bpf
     }
 
+    @usableFromInline
     func requireKind(_ expected: TableKind, _ what: String) throws {
         guard kind == expected else {
             throw BPFError.wrongTableKind(table: name, kind: kind.pythonClassName, expected: what)

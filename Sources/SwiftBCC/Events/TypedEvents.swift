@@ -41,8 +41,10 @@ extension Table {
     }
 
     /// `openPerfBuffer` with each sample decoded as `T` (size checked against the program's
-    /// struct once, here, then read in place with no allocation per event).
+    /// struct once, here, then read in place with no allocation per event). Inlinable, so the
+    /// per-event closure is specialized for `T` in the caller's module.
     /// Python: `open_perf_buffer(cb)` + `b["events"].event(data)` in the callback.
+    @inlinable
     public func openPerfBuffer<T: BitwiseCopyable>(of type: T.Type, pageCount: Int = 8,
                                                    lostCallback: ((UInt64) throws -> Void)? = nil,
                                                    wakeupEvents: Int = 1,
@@ -55,6 +57,7 @@ extension Table {
     }
 
     /// `openRingBuffer` with each sample decoded as `T` (size checked once, here).
+    @inlinable
     public func openRingBuffer<T: BitwiseCopyable>(of type: T.Type, callback: @escaping (T) throws -> Void) throws {
         try requireKind(.ringBuf, "RingBuf (BPF_RINGBUF_OUTPUT)")
         try checkEventType(T.self)
