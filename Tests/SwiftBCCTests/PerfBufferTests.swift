@@ -199,6 +199,36 @@ extension KernelSuite {
             #expect(returnedAt - cleanupAt < 0.1)
         }
 
+        @Test("With wakeupEvents above the events sent, poll is not woken; perfBufferConsume reads them")
+        func wakeupEvents() throws {
+            let src = EventSource()
+            let b = try BPF(text: EventSource.perfProgram, cflags: src.cflags)
+            defer { b.cleanup() }
+            var seqs: [Int32] = []
+            try b["events"].openPerfBuffer(of: TestEvent.self, wakeupEvents: 64) { _, e in seqs.append(e.seq) }
+            onCPU(0) { src.fire(3) }
+            try b.perfBufferPoll(timeout: 200)
+            #expect(seqs.isEmpty, "the 3 samples are below the wakeup watermark")
+            try b.perfBufferConsume()
+            #expect(seqs == [0, 1, 2])
+        }
+
+        @Test("SIGINT ends a blocking perfBufferPoll with BPFError.interrupted")
+        func interrupted() async throws {
+            let b = try BPF(text: EventSource.perfProgram, cflags: EventSource().cflags)
+            defer { b.cleanup() }
+            try b["events"].openPerfBuffer { _, _ in }
+            defer { Interrupts.reset() }
+            let poller = Task.detached { () -> (any Error)? in
+                do { try b.perfBufferPoll(timeout: 10_000) } catch { return error }
+                return nil
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            Interrupts.request(signal: SIGINT)
+            let error = await poller.value
+            #expect(error as? BPFError == .interrupted(signal: SIGINT))
+        }
+
         @Test("A callback may close its own buffer or clean up the BPF without a crash")
         func closeFromCallback() throws {
             let src = EventSource()
