@@ -305,6 +305,10 @@ extension KernelSuite {
             #expect(!userFrames.isEmpty)
             let userNames = userFrames.map { b.sym($0, pid: getpid(), showModule: true) }
             #expect(userNames[0].contains("getppid") && userNames[0].contains("libc"), "\(userNames)")
+            #expect(try stacks.walk(Int(kernelId), resolve: { b.ksym($0) }) == kernelNames)
+            let first = kernelNames.first { $0 != "[unknown]" } ?? ""
+            #expect(b.ksymname(first).map { b.ksym($0) } == first)
+            #expect(b.ksymname("no_such_kernel_symbol_swiftbcc") == nil)
             #expect(try stacks.walk(-14).isEmpty)
             #expect(try stacks.count >= 2)
             try stacks.clear()
@@ -473,6 +477,30 @@ extension KernelSuite {
             try pc.itemsUpdateBatch(keys: [UInt32(1), UInt32(2)], values: [[UInt64](repeating: 1, count: n), [UInt64](repeating: 2, count: n)])
             let pcItems = try pc.itemsLookupBatch().sorted { $0.key.uint! < $1.key.uint! }
             #expect(pcItems.map { $0.value.elements.compactMap(\.uint) } == [[UInt64](repeating: 1, count: n), [UInt64](repeating: 2, count: n)])
+        }
+
+        @Test("BPF_TABLE_PINNED keeps a map across BPF objects; pin() pins an existing table")
+        func pinning() throws {
+            let path = "/sys/fs/bpf/" + uniqueMarker("swiftbcc_pin_")
+            let path2 = path + "_b"
+            defer { unlink(path); unlink(path2) }
+            let text = #"BPF_TABLE_PINNED("hash", u32, u64, kept, 16, "\#(path)");"#
+            do {
+                let b = try BPF(text: text)
+                try b["kept"].update(UInt32(1), UInt64(42))
+                b.cleanup()
+            }
+            #expect(access(path, F_OK) == 0)
+            let b2 = try BPF(text: text + "BPF_HASH(fresh, u32, u64);")
+            defer { b2.cleanup() }
+            #expect(try b2["kept"][UInt32(1)]?.uint == 42)
+            try b2["fresh"].update(UInt32(2), UInt64(7))
+            try b2["fresh"].pin(path2)
+            #expect(throws: BPFError.self) { try b2["fresh"].pin(path2) }
+            #expect(throws: BPFError.self) { try b2["fresh"].pin("/tmp/not-bpffs-\(getpid())") }
+            let b3 = try BPF(text: #"BPF_TABLE_PINNED("hash", u32, u64, again, 16, "\#(path2)");"#)
+            defer { b3.cleanup() }
+            #expect(try b3["again"][UInt32(2)]?.uint == 7)
         }
 
         @Test("libbcc's key/leaf printing and parsing")

@@ -166,6 +166,12 @@ extension Table {
         return out
     }
 
+    /// The frames of stack `stackId`, each passed through `resolve` (e.g. `{ b.ksym($0) }`).
+    /// Python: `stack_traces.walk(stack_id, resolve=b.ksym)`.
+    public func walk(_ stackId: Int, resolve: (UInt64) -> String) throws -> [String] {
+        try walk(stackId).map(resolve)
+    }
+
     static func le64(_ b: [UInt8], _ at: Int) -> UInt64 {
         (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) }
     }
