@@ -45,6 +45,31 @@ struct HistogramTests {
         }
     }
 
+    @Test("JSON histogram text equals Python's _print_json_hist for the same counts (timestamp aside)")
+    func json() {
+        let script = """
+            import sys, json
+            from bcc.table import _print_json_hist
+            for vals in json.loads(sys.argv[1]):
+                _print_json_hist(vals, "usecs")
+                _print_json_hist(vals, "usecs", ("pid", 42))
+                _print_json_hist(vals, "usecs", ("comm", "it's"))
+            """
+        let json = "[" + Self.cases.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",") + "]"
+        let out = runPython(script, args: [json])
+        #expect(out.status == 0, "python: \(out.stderr)")
+        let lines = out.stdout.split(separator: "\n").map(String.init)
+        try? #require(lines.count == 3 * Self.cases.count)
+        for (i, vals) in Self.cases.enumerated() where 3 * i + 2 < lines.count {
+            let ts = String(lines[3 * i].dropFirst("{'ts': '".count).prefix(19))
+            #expect(Histogram.jsonText(vals, valType: "usecs", timestamp: ts) == lines[3 * i] + "\n")
+            #expect(Histogram.jsonText(vals, valType: "usecs", section: ("pid", "42"), timestamp: ts) == lines[3 * i + 1] + "\n")
+            #expect(Histogram.jsonText(vals, valType: "usecs", section: ("comm", pythonStr("it's")), timestamp: ts)
+                    == lines[3 * i + 2] + "\n")
+        }
+        #expect(Histogram.timestamp().wholeMatch(of: /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/) != nil)
+    }
+
     @Test("linear histogram text equals Python's _print_linear_hist for the same counts", arguments: [false, true])
     func linear(strip: Bool) {
         let expected = python("_print_linear_hist", Self.cases, valType: "kbytes", strip: strip)
@@ -107,6 +132,8 @@ extension KernelSuite {
                 try b["comm"].log2HistText(valType: "calls", sectionHeader: "comm"),
                 try b["lin"].linearHistText(valType: "n"),
                 try b["lin"].linearHistText(valType: "n", strip: true),
+                try b["sect"].jsonHistText(valType: "x", sectionHeader: "pid", bucketSortFn: sortDesc),
+                try b["comm"].jsonHistText(valType: "calls", sectionHeader: "comm", sectionPrintFn: { $0.string ?? "" }),
                 // The print functions write the same text to stdout.
                 try text { try b["dist"].printLog2Hist(valType: "usecs") },
             ]
@@ -123,14 +150,18 @@ extension KernelSuite {
                 b["comm"].print_log2_hist("calls", "comm"); sep()
                 b["lin"].print_linear_hist("n"); sep()
                 b["lin"].print_linear_hist("n", strip_leading_zero=True); sep()
+                b["sect"].print_json_hist("x", "pid", bucket_sort_fn=lambda l: sorted(l, reverse=True)); sep()
+                b["comm"].print_json_hist("calls", "comm", section_print_fn=lambda c: c.decode()); sep()
                 b["dist"].print_log2_hist("usecs"); sep()
                 """, args: [tables])
             #expect(python.status == 0, "python: \(python.stderr)")
             var expected = python.stdout.components(separatedBy: "=====\n")
             expected.removeLast()
             try #require(expected.count == swift.count, "python printed: \(python.stdout)")
+            // The JSON form carries the local time to the second: compare without it.
+            let noTime = { (s: String) in s.replacing(/'ts': '[^']*'/, with: "'ts': ''") }
             for (i, s) in swift.enumerated() {
-                #expect(s == expected[i], "section \(i)")
+                #expect(noTime(s) == noTime(expected[i]), "section \(i)")
             }
             #expect(swift[2].contains("\npid = 100\n"))
             #expect(swift[4].contains("\ncomm = b'"))

@@ -69,6 +69,36 @@ public enum Histogram {
         return out
     }
 
+    /// One histogram as Python's `print_json_hist` prints it: the repr of a Python dict,
+    /// `{'ts': '<local time>', 'val_type': 'value', 'data': [{'interval-start': 0,
+    /// 'interval-end': 1, 'count': 5}, ...]}`, plus the section (already a Python repr) when
+    /// given. Python: `_print_json_hist(vals, val_type, section_bucket)`.
+    public static func jsonText(_ vals: [Int64], valType: String = "value", section: (header: String, repr: String)? = nil,
+                                timestamp: String = Histogram.timestamp()) -> String {
+        var maxNonzero = 0
+        for (i, v) in vals.enumerated() where v != 0 { maxNonzero = i }
+        var data: [String] = []
+        var index: Int128 = 1, prev: Int128 = 0
+        for i in vals.indices where i != 0 && i <= maxNonzero {
+            index *= 2
+            data.append("{'interval-start': \(prev), 'interval-end': \(index - 1), 'count': \(vals[i])}")
+            prev = index
+        }
+        var out = "{'ts': \(pythonStr(timestamp)), 'val_type': \(pythonStr(valType)), 'data': [" + data.joined(separator: ", ") + "]"
+        if let section { out += ", \(pythonStr(section.header)): \(section.repr)" }
+        return out + "}\n"
+    }
+
+    /// The local time as Python's `strftime("%Y-%m-%d %H:%M:%S")`.
+    public static func timestamp() -> String {
+        var now = time(nil)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        var buf = [CChar](repeating: 0, count: 64)
+        let n = strftime(&buf, buf.count, "%Y-%m-%d %H:%M:%S", &parts)
+        return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Python's `_stars(val, val_max, width)`, with its float arithmetic.
     static func starsText(_ val: Int64, _ valMax: Int64, _ width: Int) -> String {
         var text = ""
@@ -186,6 +216,33 @@ extension Table {
                           : Histogram.log2Text(vals, valType: valType, stripLeadingZero: strip)
         }
         return out
+    }
+
+    /// The text ``printJSONHist(valType:sectionHeader:sectionPrintFn:bucketFn:bucketSortFn:)`` prints.
+    public func jsonHistText(valType: String = "value", sectionHeader: String = "Bucket ptr",
+                             sectionPrintFn: ((DynamicValue) -> String)? = nil,
+                             bucketFn: ((DynamicValue) -> DynamicValue)? = nil,
+                             bucketSortFn: (([DynamicValue]) -> [DynamicValue])? = nil) throws -> String {
+        try checkEntryKind("printJSONHist")
+        let (sectioned, sections) = try histogramSections(slots: Histogram.log2IndexMax, bucketFn: bucketFn,
+                                                          bucketSortFn: bucketSortFn, function: "print_json_hist")
+        let ts = Histogram.timestamp()
+        return sections.map { bucket, vals in
+            Histogram.jsonText(vals, valType: valType, section: sectioned
+                ? (sectionHeader, sectionPrintFn.map { pythonStr($0(bucket)) } ?? bucket.value.description) : nil,
+                timestamp: ts)
+        }.joined()
+    }
+
+    /// Prints a log2 table as Python's `print_json_hist` does: one Python dict per section
+    /// with the local time, `val_type` and the non-empty intervals.
+    /// Python: `t.print_json_hist(val_type, section_header, section_print_fn, bucket_fn, bucket_sort_fn)`.
+    public func printJSONHist(valType: String = "value", sectionHeader: String = "Bucket ptr",
+                              sectionPrintFn: ((DynamicValue) -> String)? = nil,
+                              bucketFn: ((DynamicValue) -> DynamicValue)? = nil,
+                              bucketSortFn: (([DynamicValue]) -> [DynamicValue])? = nil) throws {
+        writeStdout(try jsonHistText(valType: valType, sectionHeader: sectionHeader, sectionPrintFn: sectionPrintFn,
+                                     bucketFn: bucketFn, bucketSortFn: bucketSortFn))
     }
 
     /// Prints the table as a log2 histogram, exactly as Python BCC does: the key is the log2
