@@ -6,6 +6,9 @@ let package = Package(
     products: [
         .library(name: "SwiftBCC", targets: ["SwiftBCC"]),
         .executable(name: "HelloWorld", targets: ["HelloWorld"]),
+        .executable(name: "HelloMap", targets: ["HelloMap"]),
+        .executable(name: "HelloTail", targets: ["HelloTail"]),
+        .executable(name: "BiteHist", targets: ["BiteHist"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,6 +30,24 @@ let package = Package(
             dependencies: ["SwiftBCC", "ExampleSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Examples/HelloWorld"
+        ),
+        .executableTarget(
+            name: "HelloMap",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/HelloMap"
+        ),
+        .executableTarget(
+            name: "HelloTail",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/HelloTail"
+        ),
+        .executableTarget(
+            name: "BiteHist",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/BiteHist"
         ),
         .testTarget(name: "SwiftBCCTests", dependencies: ["SwiftBCC"]),
     ],
