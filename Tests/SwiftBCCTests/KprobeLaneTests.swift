@@ -218,6 +218,25 @@ extension KernelSuite {
             #expect(eventually { !hasKprobe(on: BPF.getSyscallPrefix() + "execve") })
         }
 
+        @Test("HelloMap counts clone() calls per uid through a real kprobe on clone")
+        func helloMapKprobe() throws {
+            let clone = BPF.getSyscallPrefix() + "clone"
+            let child = try Child(try examplePath("HelloMap"), ["--count", "3", "--interval", "0.5"])
+            let deadline = Date().addingTimeInterval(120)
+            var sawProbe = false
+            while child.process.isRunning && Date() < deadline {
+                sawProbe = sawProbe || hasKprobe(on: clone)
+                forkSome()
+                usleep(100_000)
+            }
+            #expect(child.wait(timeout: 5) == 0, "stderr: \(child.stderr)")
+            #expect(sawProbe, "no kprobe on \(clone) appeared in kprobes/list")
+            #expect(!child.stderr.contains("no kprobes"), "fell back: \(child.stderr)")
+            let last = try #require(child.stdoutLines.last, "stdout: \(child.stdout)")
+            #expect(last.contains("ID \(getuid()): "), "stdout: \(child.stdout)")
+            #expect(eventually { !hasKprobe(on: clone) })
+        }
+
         @Test("SIGKILL of HelloWorld leaves no kprobe behind")
         func helloWorldKilled() throws {
             let child = try Child(try examplePath("HelloWorld"), [])
