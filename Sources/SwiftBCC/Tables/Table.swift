@@ -60,7 +60,12 @@ public final class Table: @unchecked Sendable {
         self.id = id
         self.mapFD = fd
         self.mapType = bpf_table_type_id(module, id)
-        self.kind = TableKind(rawValue: mapType) ?? .hash
+        guard let kind = TableKind(rawValue: mapType) else {
+            // Python BCC raises "Unknown table type" here too.
+            throw BPFError.invalidArgument("Table \(name) has map type \(mapType), which SwiftBCC does not know; "
+                + "use a BPF_TABLE type from libbcc 0.26's list (see TableKind).")
+        }
+        self.kind = kind
         self.keySize = bpf_table_key_size_id(module, id)
         self.leafSize = bpf_table_leaf_size_id(module, id)
         self.maxEntries = bpf_table_max_entries_id(module, id)
