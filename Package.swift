@@ -6,6 +6,9 @@ let package = Package(
     products: [
         .library(name: "SwiftBCC", targets: ["SwiftBCC"]),
         .executable(name: "HelloWorld", targets: ["HelloWorld"]),
+        .executable(name: "HelloMap", targets: ["HelloMap"]),
+        .executable(name: "HelloTail", targets: ["HelloTail"]),
+        .executable(name: "BiteHist", targets: ["BiteHist"]),
         .executable(name: "HelloBuffer", targets: ["HelloBuffer"]),
         .executable(name: "HelloPerfOutput", targets: ["HelloPerfOutput"]),
         .executable(name: "HelloRingBuffer", targets: ["HelloRingBuffer"]),
@@ -30,6 +33,24 @@ let package = Package(
             dependencies: ["SwiftBCC", "ExampleSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Examples/HelloWorld"
+        ),
+        .executableTarget(
+            name: "HelloMap",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/HelloMap"
+        ),
+        .executableTarget(
+            name: "HelloTail",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/HelloTail"
+        ),
+        .executableTarget(
+            name: "BiteHist",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/BiteHist"
         ),
         .executableTarget(
             name: "HelloBuffer",

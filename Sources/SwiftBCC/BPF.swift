@@ -86,6 +86,7 @@ public final class BPF: @unchecked Sendable {
         self.debug = debug
         self.sourceName = sourceName
         KernelInfo.warnOnceIfHeadersMismatch()
+        StaleProbes.reap()
         let (module, output) = StderrCapture.capture(includingStdout: true) {
             withCStringArray(cflags) { array, count in
                 bpf_module_create_c_from_string(text, debug.rawValue, array, count, allowRlimit, device)

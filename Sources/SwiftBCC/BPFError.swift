@@ -48,6 +48,10 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     case invalidTypeDescription(description: String, detail: String)
     /// A dynamic value could not be decoded into the Swift type (member missing, type or range mismatch).
     case decodingFailed(type: String, detail: String)
+    /// A Swift value could not be encoded as the table's C key or value type.
+    case encodingFailed(type: String, detail: String)
+    /// An array table index outside `0..<count` (negative indices count from the end, as in Python).
+    case indexOutOfRange(table: String, index: Int, count: Int)
     /// A system call failed.
     case systemCall(name: String, errno: Int32, detail: String)
 
@@ -135,6 +139,11 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
                 + "(TypeDescription.structure(name:members:)) or use a typed table."
         case let .decodingFailed(type, detail):
             return "Cannot decode \(type) from the BPF value: \(detail)."
+        case let .encodingFailed(type, detail):
+            return "Cannot encode the Swift value as \(type): \(detail)."
+        case let .indexOutOfRange(table, index, count):
+            return "Index \(index) is out of range for table \(table), which has \(count) entries; use 0..<\(count) "
+                + "(or -\(count)..<0 from the end)."
         case let .systemCall(name, code, detail):
             var s = "\(name) failed: \(errnoDescription(code)) (\(errnoName(code)))"
             if !detail.isEmpty { s += "; \(detail)" }

@@ -60,7 +60,7 @@ extension Table {
         -> AsyncThrowingStream<BufferEvent<Value>, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(
             of: BufferEvent<Value>.self, throwing: (any Error).self,
-            bufferingPolicy: .bufferingOldest(max(1, bufferLimit)))
+            bufferingPolicy: .bufferingOldest(Swift.max(1, bufferLimit)))
         do {
             try checkType(self)
             let bpf = try liveBPF()

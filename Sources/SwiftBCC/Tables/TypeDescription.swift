@@ -425,7 +425,7 @@ public struct TypeDescription: Sendable, Hashable, CustomStringConvertible {
         func walk(_ t: TypeDescription, base: Int, indent: String) {
             for f in t.fields {
                 let at = base + f.offset
-                let pos = f.bitWidth.map { "\(at):\(f.bitOffset)+\($0)b" } ?? "\(at)"
+                let pos = f.bitWidth.map { "\(at) bits \(f.bitOffset)..<\(f.bitOffset + $0)" } ?? "\(at)"
                 switch f.type.kind {
                 case .structure, .union:
                     let head = f.type.declaration(named: nil).prefix(while: { $0 != "{" }).trimmingSpaces

@@ -59,6 +59,17 @@ enum Probe {
             return Result(ok: false, reason: "this kernel cannot attach uprobes: \(error)")
         }
     }()
+
+    /// Are the headers libbcc will use the running kernel's own?
+    static let exactHeaders: Result = {
+        guard let dir = KernelInfo.headersDirectory else {
+            return Result(ok: false, reason: "no kernel headers found")
+        }
+        let hdr = KernelInfo.headersRelease(at: dir) ?? "unknown"
+        return hdr == KernelInfo.release
+            ? Result(ok: true, reason: "headers match")
+            : Result(ok: false, reason: "headers in \(dir) are for \(hdr), the kernel is \(KernelInfo.release)")
+    }()
 }
 
 extension Trait where Self == ConditionTrait {
@@ -80,6 +91,12 @@ extension Trait where Self == ConditionTrait {
     /// Runs only where a real kprobe attaches; skipped with the probe's reason elsewhere.
     static var requiresKprobes: Self {
         .enabled("needs kprobes: \(Probe.kprobes.reason)") { Probe.kprobes.ok }
+    }
+
+    /// Runs only where the kernel headers libbcc uses are the running kernel's own, so kernel
+    /// struct offsets are right.
+    static var requiresExactKernelHeaders: Self {
+        .enabled("needs the running kernel's own headers: \(Probe.exactHeaders.reason)") { Probe.exactHeaders.ok }
     }
 
     /// Runs only where kprobes are missing (the case whose error the test checks).
