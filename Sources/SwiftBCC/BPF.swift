@@ -43,6 +43,8 @@ public final class BPF: @unchecked Sendable {
     var tracePipe: TracePipe?
     /// Tables opened through `table(_:)` / `b["name"]`.
     var tables: [String: Table] = [:]
+    /// uprobe event name ("p_..." / "r_...") -> the attachment and its perf event fd.
+    var uprobes: [String: UprobeRecord] = [:]
     private(set) var isClosed = false
 
     // MARK: Compile
@@ -230,6 +232,7 @@ public final class BPF: @unchecked Sendable {
                 if parts.count == 2 { _ = StderrCapture.capture { bpf_detach_tracepoint(parts[0], parts[1]) } }
             }
             tracepointFDs.removeAll()
+            detachUprobesForCleanup()
             for (_, fd) in rawTracepointFDs { Glibc.close(fd) }
             rawTracepointFDs.removeAll()
             tracePipe?.close()

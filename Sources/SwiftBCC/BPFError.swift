@@ -42,6 +42,10 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     case closed
     /// A system call failed.
     case systemCall(name: String, errno: Int32, detail: String)
+    /// A uprobe's binary: no library `lib<name>.so`, no executable `name` in `$PATH`, no such path.
+    case binaryNotFound(name: String, pid: Int32)
+    /// A binary has no symbol by this name (or none matching a regular expression).
+    case symbolNotFound(symbol: String, binary: String)
 
     public var description: String {
         switch self {
@@ -116,6 +120,15 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
             return "Table \(table) is a \(kind); this operation needs a \(expected)."
         case .closed:
             return "This BPF object has been cleaned up; create a new one to load or attach programs."
+        case let .binaryNotFound(name, pid):
+            if name.contains("/") {
+                return "Binary \(name) does not exist; give the path of an executable or shared library."
+            }
+            return "Could not find library lib\(name).so\(pid > 0 ? " in process \(pid)" : " in ld.so.cache") "
+                + "nor an executable \(name) in PATH; give a full path, e.g. /usr/bin/\(name)."
+        case let .symbolNotFound(symbol, binary):
+            return "Could not determine the address of symbol \(symbol) in \(binary): it has no such function symbol; "
+                + "list them with BPF.getUserFunctions(\"\(binary)\", symRe: \".*\") or nm -D."
         case let .systemCall(name, code, detail):
             var s = "\(name) failed: \(errnoDescription(code)) (\(errnoName(code)))"
             if !detail.isEmpty { s += "; \(detail)" }

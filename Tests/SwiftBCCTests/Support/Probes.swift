@@ -35,6 +35,19 @@ enum Probe {
             return Result(ok: false, reason: "this kernel cannot attach kprobes: \(error)")
         }
     }()
+
+    /// Does a real uprobe attach (on libc's getpid)?
+    static let uprobes: Result = {
+        guard bpf.ok else { return Result(ok: false, reason: bpf.reason) }
+        do {
+            let b = try BPF(text: "int probe_up(void *ctx) { return 0; }")
+            defer { b.cleanup() }
+            try b.attachUprobe(name: "c", sym: "getpid", fnName: "probe_up", pid: getpid())
+            return Result(ok: true, reason: "uprobes attach")
+        } catch {
+            return Result(ok: false, reason: "this kernel cannot attach uprobes: \(error)")
+        }
+    }()
 }
 
 extension Trait where Self == ConditionTrait {
@@ -46,6 +59,11 @@ extension Trait where Self == ConditionTrait {
     /// Runs only where a real kprobe attaches; skipped with the probe's reason elsewhere.
     static var requiresKprobes: Self {
         .enabled("needs kprobes: \(Probe.kprobes.reason)") { Probe.kprobes.ok }
+    }
+
+    /// Runs only where a real uprobe attaches.
+    static var requiresUprobes: Self {
+        .enabled("needs uprobes: \(Probe.uprobes.reason)") { Probe.uprobes.ok }
     }
 
     /// Runs only where kprobes are missing (the case whose error the test checks).
