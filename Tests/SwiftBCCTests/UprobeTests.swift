@@ -157,3 +157,55 @@ extension KernelSuite {
         }
     }
 }
+
+extension KernelSuite {
+    @Suite("IFUNC uprobes", .requiresBPF, .requiresUprobes)
+    struct IFUNCTests {
+        @Test("strlen (an IFUNC in glibc) is resolved to this CPU's implementation, which sees real strings")
+        func strlenSeesStrings() throws {
+            let libc = try #require(BPF.findLibrary("c"))
+            let resolver = try #require(BPF.ifuncResolverOffset(path: libc, symbol: "strlen", pid: -1),
+                                        "strlen is not an IFUNC in \(libc)")
+            let tgid = getpid()
+            let b = try BPF(text: """
+                #include <uapi/linux/ptrace.h>
+                struct key_t { char c[32]; };
+                BPF_HASH(seen, struct key_t, u64);
+                int on_strlen(struct pt_regs *ctx) {
+                    if ((bpf_get_current_pid_tgid() >> 32) != \(tgid)) return 0;
+                    struct key_t key = {};
+                    bpf_probe_read_user_str(&key.c, sizeof(key.c), (void *)PT_REGS_PARM1(ctx));
+                    seen.increment(key);
+                    return 0;
+                }
+                """)
+            defer { b.cleanup() }
+            let attached = try b.attachUprobe(name: "c", sym: "strlen", fnName: "on_strlen", pid: tgid)
+            let ifunc = try #require(attached.first?.ifunc)
+            #expect(ifunc.symbol == "strlen")
+            #expect(ifunc.resolverOffset == resolver)
+            let impl = try #require(ifunc.implementationOffset, "\(ifunc)")
+            #expect(impl != resolver)
+            #expect(attached[0].offset == impl)
+            #expect(attached[0].description.contains("the implementation the dynamic loader picks on this CPU"))
+
+            let marker = uniqueMarker("strlen-")
+            var lengths = 0
+            for _ in 0..<3 { lengths += marker.withCString { Int(strlen($0)) } }
+            #expect(lengths == 3 * marker.utf8.count)
+            let seen = try b["seen"]
+            let strings = try seen.rawKeys().map { key in
+                String(decoding: key.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            #expect(strings.contains(marker), "strings seen: \(strings.prefix(20))")
+            let count = try seen.lookup(rawKey: Array(marker.utf8) + [UInt8](repeating: 0, count: 32 - marker.utf8.count))
+            #expect(le64(try #require(count)) >= 3)
+        }
+
+        @Test("a non-IFUNC symbol has no IFUNC resolution")
+        func plainSymbol() throws {
+            let libc = try #require(BPF.findLibrary("c"))
+            #expect(BPF.ifuncResolverOffset(path: libc, symbol: "getpid", pid: -1) == nil)
+        }
+    }
+}
