@@ -45,6 +45,8 @@ public final class BPF: @unchecked Sendable {
     var tables: [String: Table] = [:]
     /// uprobe event name ("p_..." / "r_...") -> the attachment and its perf event fd.
     var uprobes: [String: UprobeRecord] = [:]
+    /// (type, config) -> cpu -> perf event fd.
+    var perfEvents: [PerfEventKey: [Int32: Int32]] = [:]
     private(set) var isClosed = false
 
     // MARK: Compile
@@ -235,6 +237,7 @@ public final class BPF: @unchecked Sendable {
             detachUprobesForCleanup()
             for (_, fd) in rawTracepointFDs { Glibc.close(fd) }
             rawTracepointFDs.removeAll()
+            closePerfEventsForCleanup()
             tracePipe?.close()
             tracePipe = nil
             tables.removeAll()
