@@ -47,6 +47,10 @@ public final class BPF: @unchecked Sendable {
     var uprobes: [String: UprobeRecord] = [:]
     /// (type, config) -> cpu -> perf event fd.
     var perfEvents: [PerfEventKey: [Int32: Int32]] = [:]
+    /// Device name -> the XDP flags this BPF attached a program with.
+    var xdpDevices: [String: XDPFlags] = [:]
+    /// Raw sockets opened by `attachRawSocket`, closed at cleanup.
+    var rawSockets: [Int32] = []
     private(set) var isClosed = false
 
     // MARK: Compile
@@ -238,6 +242,8 @@ public final class BPF: @unchecked Sendable {
             for (_, fd) in rawTracepointFDs { Glibc.close(fd) }
             rawTracepointFDs.removeAll()
             closePerfEventsForCleanup()
+            removeXDPForCleanup()
+            closeRawSocketsForCleanup()
             tracePipe?.close()
             tracePipe = nil
             tables.removeAll()
