@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "SwiftBCC", targets: ["SwiftBCC"]),
         .executable(name: "HelloWorld", targets: ["HelloWorld"]),
         .executable(name: "StrlenCount", targets: ["StrlenCount"]),
+        .executable(name: "PacketCount", targets: ["PacketCount"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,6 +35,12 @@ let package = Package(
             dependencies: ["SwiftBCC", "ExampleSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Examples/StrlenCount"
+        ),
+        .executableTarget(
+            name: "PacketCount",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/PacketCount"
         ),
         .testTarget(name: "SwiftBCCTests", dependencies: ["SwiftBCC"]),
     ],
