@@ -166,6 +166,7 @@ extension BPF {
         return [try attachUprobeTarget(target, fnName: fnName, pid: pid, isReturn: isReturn)]
     }
 
+    @discardableResult
     func attachUprobeTarget(_ target: UprobeTarget, fnName: String, pid: Int32, isReturn: Bool,
                             refCtrOffset: UInt32 = 0) throws -> UprobeAttachment {
         let kind = isReturn ? "uretprobe" : "uprobe"

@@ -51,6 +51,8 @@ public final class BPF: @unchecked Sendable {
     var xdpDevices: [String: XDPFlags] = [:]
     /// Raw sockets opened by `attachRawSocket`, closed at cleanup.
     var rawSockets: [Int32] = []
+    /// USDT contexts compiled into this module, kept alive (their semaphores stay set) until cleanup.
+    var usdtContexts: [USDT] = []
     private(set) var isClosed = false
 
     // MARK: Compile
@@ -60,14 +62,19 @@ public final class BPF: @unchecked Sendable {
     /// - Parameters:
     ///   - cflags: extra clang flags, e.g. `["-DMAX=10"]`.
     ///   - debug: `DEBUG_*` flags; their output goes to stderr.
+    ///   - usdtContexts: USDT contexts whose enabled probes the program handles: libbcc's
+    ///     argument readers (`bpf_usdt_readarg`) are prepended to `text` and the probes attached;
+    ///     with `attachUsdtIgnorePid`, in every process rather than the context's.
     /// - Throws: `BPFError.compileFailed` with clang's diagnostics,
     ///   `BPFError.kernelHeadersNotFound` when libbcc finds no kernel headers.
     ///
     /// Python: `BPF(text=..., cflags=[...], debug=0)`; libbcc: `bpf_module_create_c_from_string`.
     public convenience init(text: String, cflags: [String] = [], debug: DebugFlags = [],
-                            allowRlimit: Bool = true, device: String? = nil) throws {
+                            usdtContexts: [USDT] = [], allowRlimit: Bool = true, device: String? = nil,
+                            attachUsdtIgnorePid: Bool = false) throws {
         try self.init(compiling: text, sourceName: "<text>", cflags: cflags, debug: debug,
-                      allowRlimit: allowRlimit, device: device)
+                      allowRlimit: allowRlimit, device: device, usdtContexts: usdtContexts,
+                      attachUsdtIgnorePid: attachUsdtIgnorePid)
     }
 
     /// Compiles the C file at `srcFile`. A relative path that does not exist from the current
@@ -76,7 +83,8 @@ public final class BPF: @unchecked Sendable {
     ///
     /// Python: `BPF(src_file=..., hdr_file=..., cflags=[...], debug=0)`.
     public convenience init(srcFile: String, hdrFile: String? = nil, cflags: [String] = [],
-                            debug: DebugFlags = [], allowRlimit: Bool = true, device: String? = nil) throws {
+                            debug: DebugFlags = [], usdtContexts: [USDT] = [], allowRlimit: Bool = true,
+                            device: String? = nil, attachUsdtIgnorePid: Bool = false) throws {
         let path = try Self.findFile(srcFile)
         if let hdrFile { _ = try Self.findFile(hdrFile) }
         guard let text = FileIO.read(path) else {
@@ -84,14 +92,16 @@ public final class BPF: @unchecked Sendable {
         }
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         try self.init(compiling: text, sourceName: path, cflags: cflags + ["-iquote", dir.isEmpty ? "/" : dir],
-                      debug: debug, allowRlimit: allowRlimit, device: device)
+                      debug: debug, allowRlimit: allowRlimit, device: device, usdtContexts: usdtContexts,
+                      attachUsdtIgnorePid: attachUsdtIgnorePid)
     }
 
-    init(compiling text: String, sourceName: String, cflags: [String], debug: DebugFlags,
-         allowRlimit: Bool, device: String?) throws {
+    init(compiling programText: String, sourceName: String, cflags: [String], debug: DebugFlags,
+         allowRlimit: Bool, device: String?, usdtContexts: [USDT] = [], attachUsdtIgnorePid: Bool = false) throws {
         self.debug = debug
         self.sourceName = sourceName
         KernelInfo.warnOnceIfHeadersMismatch()
+        let text = try Self.prependingUSDTArguments(usdtContexts, to: programText)
         let (module, output) = StderrCapture.capture(includingStdout: true) {
             withCStringArray(cflags) { array, count in
                 bpf_module_create_c_from_string(text, debug.rawValue, array, count, allowRlimit, device)
@@ -110,6 +120,7 @@ public final class BPF: @unchecked Sendable {
         modulePointer = module
         Registry.add(self)
         do {
+            try attachUSDTProbes(usdtContexts, ignorePid: attachUsdtIgnorePid)
             try autoAttach()
         } catch {
             cleanup()
@@ -253,6 +264,7 @@ public final class BPF: @unchecked Sendable {
                 bpf_module_destroy(m)
                 modulePointer = nil
             }
+            usdtContexts.removeAll()
         }
         Registry.remove(self)
     }

@@ -46,6 +46,12 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     case binaryNotFound(name: String, pid: Int32)
     /// A binary has no symbol by this name (or none matching a regular expression).
     case symbolNotFound(symbol: String, binary: String)
+    /// libbcc could not read the USDT probes of a process or binary.
+    case usdtContextFailed(target: String)
+    /// `enableProbe` named a probe the context's binaries do not have (or could not enable).
+    case usdtProbeNotFound(probe: String, target: String, available: [String], detail: String)
+    /// libbcc could not generate the USDT argument readers.
+    case usdtArgumentsFailed(detail: String)
 
     public var description: String {
         switch self {
@@ -129,6 +135,21 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .symbolNotFound(symbol, binary):
             return "Could not determine the address of symbol \(symbol) in \(binary): it has no such function symbol; "
                 + "list them with BPF.getUserFunctions(\"\(binary)\", symRe: \".*\") or nm -D."
+        case let .usdtContextFailed(target):
+            return "USDT failed to instrument \(target): the process or binary does not exist or cannot be read; "
+                + "check the pid or path (list a binary's probes with tplist-bpfcc or readelf -n)."
+        case let .usdtProbeNotFound(probe, target, available, detail):
+            var s = "Failed to enable USDT probe \(probe) in \(target): "
+                + (available.isEmpty ? "it has no USDT probes (built without <sys/sdt.h> probes, or a runtime without --enable-dtrace)"
+                                     : "its probes are " + available.joined(separator: ", "))
+                + "; a probe with a semaphore can only be enabled for a pid (USDT(pid:))."
+            if !detail.isEmpty { s += "\n" + detail }
+            return s
+        case let .usdtArgumentsFailed(detail):
+            var s = "Cannot generate USDT probe arguments; a probe in a shared library with several locations needs "
+                + "a pid (USDT(pid:))."
+            if !detail.isEmpty { s += "\n" + detail }
+            return s
         case let .systemCall(name, code, detail):
             var s = "\(name) failed: \(errnoDescription(code)) (\(errnoName(code)))"
             if !detail.isEmpty { s += "; \(detail)" }
