@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "HelloWorld", targets: ["HelloWorld"]),
         .executable(name: "StrlenCount", targets: ["StrlenCount"]),
         .executable(name: "PacketCount", targets: ["PacketCount"]),
+        .executable(name: "HelloLSM", targets: ["HelloLSM"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,6 +42,12 @@ let package = Package(
             dependencies: ["SwiftBCC", "ExampleSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Examples/PacketCount"
+        ),
+        .executableTarget(
+            name: "HelloLSM",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/HelloLSM"
         ),
         .testTarget(name: "SwiftBCCTests", dependencies: ["SwiftBCC"]),
     ],

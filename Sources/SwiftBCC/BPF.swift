@@ -53,6 +53,10 @@ public final class BPF: @unchecked Sendable {
     var rawSockets: [Int32] = []
     /// USDT contexts compiled into this module, kept alive (their semaphores stay set) until cleanup.
     var usdtContexts: [USDT] = []
+    /// kfunc (fentry), kretfunc (fexit) and LSM function name -> link fd.
+    var kfuncEntryFDs: [String: Int32] = [:]
+    var kfuncExitFDs: [String: Int32] = [:]
+    var lsmFDs: [String: Int32] = [:]
     private(set) var isClosed = false
 
     // MARK: Compile
@@ -252,6 +256,7 @@ public final class BPF: @unchecked Sendable {
             detachUprobesForCleanup()
             for (_, fd) in rawTracepointFDs { Glibc.close(fd) }
             rawTracepointFDs.removeAll()
+            detachKfuncsForCleanup()
             closePerfEventsForCleanup()
             removeXDPForCleanup()
             closeRawSocketsForCleanup()

@@ -50,6 +50,9 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     case usdtContextFailed(target: String)
     /// `enableProbe` named a probe the context's binaries do not have (or could not enable).
     case usdtProbeNotFound(probe: String, target: String, available: [String], detail: String)
+    /// The kernel refused an operation although this process has the BPF capabilities: the
+    /// kernel (its configuration, lockdown, a security module or a sandbox) does not allow it.
+    case kernelRefused(operation: String, errno: Int32, detail: String, hint: String)
     /// libbcc could not generate the USDT argument readers.
     case usdtArgumentsFailed(detail: String)
 
@@ -144,6 +147,11 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
                                      : "its probes are " + available.joined(separator: ", "))
                 + "; a probe with a semaphore can only be enabled for a pid (USDT(pid:))."
             if !detail.isEmpty { s += "\n" + detail }
+            return s
+        case let .kernelRefused(operation, code, detail, hint):
+            var s = "The kernel refused to \(operation): \(errnoDescription(code)) (\(errnoName(code))), although this "
+                + "process has the privileges BPF needs (CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON); \(hint)."
+            if !detail.isEmpty { s += "\n" + detail.trimmingTrailingNewlines }
             return s
         case let .usdtArgumentsFailed(detail):
             var s = "Cannot generate USDT probe arguments; a probe in a shared library with several locations needs "

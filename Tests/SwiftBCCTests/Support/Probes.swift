@@ -48,6 +48,20 @@ enum Probe {
             return Result(ok: false, reason: "this kernel cannot attach uprobes: \(error)")
         }
     }()
+
+    /// Do kfunc (fentry) programs load and attach? (SwiftBCC's own probe: it tries one.)
+    static let kfunc: Result = {
+        guard bpf.ok else { return Result(ok: false, reason: bpf.reason) }
+        let s = BPF.kfuncSupport
+        return Result(ok: s.isSupported, reason: s.reason)
+    }()
+
+    /// Do LSM programs load and attach?
+    static let lsm: Result = {
+        guard bpf.ok else { return Result(ok: false, reason: bpf.reason) }
+        let s = BPF.lsmSupport
+        return Result(ok: s.isSupported, reason: s.reason)
+    }()
 }
 
 extension Trait where Self == ConditionTrait {
@@ -64,6 +78,21 @@ extension Trait where Self == ConditionTrait {
     /// Runs only where a real uprobe attaches.
     static var requiresUprobes: Self {
         .enabled("needs uprobes: \(Probe.uprobes.reason)") { Probe.uprobes.ok }
+    }
+
+    /// Runs only where kfunc programs load and attach; skipped with the kernel's refusal elsewhere.
+    static var requiresKfunc: Self {
+        .enabled("needs kfuncs: \(Probe.kfunc.reason)") { Probe.kfunc.ok }
+    }
+
+    /// Runs only where the kernel refuses kfunc programs (the case whose error the test checks).
+    static var requiresNoKfunc: Self {
+        .enabled("needs a kernel that refuses kfuncs: \(Probe.kfunc.reason)") { Probe.bpf.ok && !Probe.kfunc.ok }
+    }
+
+    /// Runs only where LSM programs load and attach.
+    static var requiresLSM: Self {
+        .enabled("needs BPF LSM: \(Probe.lsm.reason)") { Probe.lsm.ok }
     }
 
     /// Runs only where kprobes are missing (the case whose error the test checks).
