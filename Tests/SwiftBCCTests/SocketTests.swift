@@ -53,4 +53,43 @@ extension KernelSuite {
             #expect(throws: BPFError.self) { try b.attachRawSocket(fn: fn, dev: "nosuchdev0") }
         }
     }
+
+    @Suite("attachFunction (BPF_PROG_ATTACH)", .requiresBPF)
+    struct AttachFunctionTests {
+        static let cgroup2Root = "/sys/fs/cgroup/unified"
+
+        @Test("a cgroup_skb egress program attached to a fresh cgroup counts a child's pings; detach stops it")
+        func cgroupEgress() throws {
+            let root = FileManager.default.fileExists(atPath: Self.cgroup2Root + "/cgroup.procs") ? Self.cgroup2Root : "/sys/fs/cgroup"
+            try #require(FileManager.default.fileExists(atPath: root + "/cgroup.procs"), "no cgroup2 hierarchy mounted")
+            let cg = root + "/swiftbcc-\(uniqueMarker())"
+            try FileManager.default.createDirectory(atPath: cg, withIntermediateDirectories: false)
+            defer { rmdir(cg) }
+            let cgFD = open(cg, O_RDONLY | O_DIRECTORY)
+            try #require(cgFD >= 0)
+            defer { close(cgFD) }
+
+            let b = try BPF(text: """
+                BPF_ARRAY(counts, u64, 1);
+                int count_egress(struct __sk_buff *skb) {
+                    int k = 0; u64 *p = counts.lookup(&k); if (p) __sync_fetch_and_add(p, 1);
+                    return 1;
+                }
+                """)
+            defer { b.cleanup() }
+            let fn = try b.loadFunction("count_egress", type: .cgroupSkb)
+            try BPF.attachFunction(fn, attachableFD: cgFD, attachType: .cgroupInetEgress)
+            func pingFromCgroup() throws {
+                let r = try runCommand("/bin/sh", ["-c", "echo $$ > \(cg)/cgroup.procs && exec /usr/bin/ping -c 2 -i 0.2 -W 1 127.0.0.1"])
+                #expect(r.status == 0, "\(r.output)")
+            }
+            try pingFromCgroup()
+            let counted = try b["counts"].u64(at: 0)
+            #expect(counted >= 2)
+            try BPF.detachFunction(fn, attachableFD: cgFD, attachType: .cgroupInetEgress)
+            try pingFromCgroup()
+            #expect(try b["counts"].u64(at: 0) == counted)
+            #expect(throws: BPFError.self) { try BPF.detachFunction(fn, attachableFD: cgFD, attachType: .cgroupInetEgress) }
+        }
+    }
 }
