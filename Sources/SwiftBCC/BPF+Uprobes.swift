@@ -149,10 +149,9 @@ extension BPF {
                 try Self.checkProbeQuota(byAddress.count, open: uprobes.count + kprobeFDs.count)
                 var done: [UprobeAttachment] = []
                 do {
-                    for (address, symbol) in byAddress.sorted(by: { $0.key < $1.key }) {
+                    for (_, symbol) in byAddress.sorted(by: { $0.key < $1.key }) {
                         // By name, so that an IFUNC among the matches is resolved too.
                         let target = try Self.uprobeTarget(name: binary, sym: symbol, addr: nil, pid: pid, symOff: 0)
-                        _ = address
                         done.append(try attachUprobeTarget(target, fnName: fnName, pid: pid, isReturn: isReturn))
                     }
                 } catch {

@@ -112,5 +112,51 @@ extension KernelSuite {
             try u2.enableProbe(probe: "swiftbcc:tick", fnName: "missing_fn")
             #expect(throws: BPFError.self) { try BPF(text: Self.program, usdtContexts: [u2]) }
         }
+
+        static let semaphoreTarget = """
+            #define _SDT_HAS_SEMAPHORES 1
+            #include <stdio.h>
+            #include <sys/sdt.h>
+            __extension__ volatile unsigned short swiftbcc_sem_semaphore
+                __attribute__((unused)) __attribute__((section(".probes")));
+            int main(void) {
+                if (getchar() == EOF) return 2;
+                int fired = 0;
+                for (int i = 0; i < 3; i++)
+                    if (swiftbcc_sem_semaphore) { DTRACE_PROBE1(swiftbcc, sem, i); fired++; }
+                printf("%d\\n", fired);
+                return 0;
+            }
+            """
+
+        @Test("a probe with a semaphore: USDT(pid:) sets it so the probe fires; USDT(path:) refuses it")
+        func semaphore() throws {
+            let exe = try CPrograms.build("usdt_sem_target", source: Self.semaphoreTarget)
+            let byPath = try USDT(path: exe)
+            let probe = try #require(byPath.enumerateProbes().first { $0.shortName == "swiftbcc:sem" })
+            #expect(probe.semaphore != 0)
+            #expect(throws: BPFError.self) { try byPath.enableProbe(probe: "swiftbcc:sem", fnName: "on_sem") }
+
+            let child = try WaitingProcess(exe, [])
+            let u = try USDT(pid: child.pid)
+            try u.enableProbe(probe: "swiftbcc:sem", fnName: "on_sem")
+            let b = try BPF(text: """
+                #include <uapi/linux/ptrace.h>
+                BPF_ARRAY(sums, u64, 2);
+                int on_sem(struct pt_regs *ctx) {
+                    int i = 0;
+                    bpf_usdt_readarg(1, ctx, &i);
+                    int k0 = 0, k1 = 1;
+                    u64 *p = sums.lookup(&k0); if (p) __sync_fetch_and_add(p, i);
+                    p = sums.lookup(&k1); if (p) __sync_fetch_and_add(p, 1);
+                    return 0;
+                }
+                """, usdtContexts: [u])
+            defer { b.cleanup() }
+            let out = child.go()
+            #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "3", "the semaphore was not set")
+            #expect(try b["sums"].u64(at: 1) == 3)
+            #expect(try b["sums"].u64(at: 0) == 3)  // 0 + 1 + 2
+        }
     }
 }
