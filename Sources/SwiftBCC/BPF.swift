@@ -40,9 +40,6 @@ public final class BPF: @unchecked Sendable {
     var tracepointFDs: [String: Int32] = [:]
     /// raw tracepoint name -> link fd.
     var rawTracepointFDs: [String: Int32] = [:]
-    var tracePipe: TracePipe?
-    /// Tables opened through `table(_:)` / `b["name"]`.
-    var tables: [String: Table] = [:]
     /// uprobe event name ("p_..." / "r_...") -> the attachment and its perf event fd.
     var uprobes: [String: UprobeRecord] = [:]
     /// (type, config) -> cpu -> perf event fd.
@@ -57,6 +54,9 @@ public final class BPF: @unchecked Sendable {
     var kfuncEntryFDs: [String: Int32] = [:]
     var kfuncExitFDs: [String: Int32] = [:]
     var lsmFDs: [String: Int32] = [:]
+    var tracePipe: TracePipe?
+    /// Tables opened through `table(_:)` / `b["name"]`.
+    var tables: [String: Table] = [:]
     private(set) var isClosed = false
 
     // MARK: Compile
@@ -254,12 +254,12 @@ public final class BPF: @unchecked Sendable {
             }
             tracepointFDs.removeAll()
             detachUprobesForCleanup()
-            for (_, fd) in rawTracepointFDs { Glibc.close(fd) }
-            rawTracepointFDs.removeAll()
             detachKfuncsForCleanup()
             closePerfEventsForCleanup()
             removeXDPForCleanup()
             closeRawSocketsForCleanup()
+            for (_, fd) in rawTracepointFDs { Glibc.close(fd) }
+            rawTracepointFDs.removeAll()
             tracePipe?.close()
             tracePipe = nil
             tables.removeAll()

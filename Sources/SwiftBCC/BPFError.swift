@@ -30,18 +30,6 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     case tracefsUnavailable(searched: [String])
     /// A tracepoint "category:event" that the kernel does not have.
     case tracepointNotFound(tracepoint: String)
-    /// A blocking call (trace_pipe read, poll) returned because SIGINT or SIGTERM arrived.
-    case interrupted(signal: Int32)
-    /// The program declares no table with this name.
-    case tableNotFound(name: String, available: [String])
-    /// A key or value's size differs from libbcc's layout of the table.
-    case sizeMismatch(table: String, what: String, expected: Int, got: Int, layout: String)
-    /// An operation that needs another kind of table (e.g. `openPerfBuffer` on a hash).
-    case wrongTableKind(table: String, kind: String, expected: String)
-    /// The `BPF` object was cleaned up; it can no longer be used.
-    case closed
-    /// A system call failed.
-    case systemCall(name: String, errno: Int32, detail: String)
     /// A uprobe's binary: no library `lib<name>.so`, no executable `name` in `$PATH`, no such path.
     case binaryNotFound(name: String, pid: Int32)
     /// A binary has no symbol by this name (or none matching a regular expression).
@@ -55,6 +43,18 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     case kernelRefused(operation: String, errno: Int32, detail: String, hint: String)
     /// libbcc could not generate the USDT argument readers.
     case usdtArgumentsFailed(detail: String)
+    /// A blocking call (trace_pipe read, poll) returned because SIGINT or SIGTERM arrived.
+    case interrupted(signal: Int32)
+    /// The program declares no table with this name.
+    case tableNotFound(name: String, available: [String])
+    /// A key or value's size differs from libbcc's layout of the table.
+    case sizeMismatch(table: String, what: String, expected: Int, got: Int, layout: String)
+    /// An operation that needs another kind of table (e.g. `openPerfBuffer` on a hash).
+    case wrongTableKind(table: String, kind: String, expected: String)
+    /// The `BPF` object was cleaned up; it can no longer be used.
+    case closed
+    /// A system call failed.
+    case systemCall(name: String, errno: Int32, detail: String)
 
     public var description: String {
         switch self {
@@ -117,18 +117,6 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .tracepointNotFound(tp):
             return "Tracepoint \(tp) does not exist on this kernel; list them with BPF.getTracepoints(\".*\") "
                 + "or look in /sys/kernel/tracing/events."
-        case let .interrupted(signal):
-            return "Interrupted by signal \(signal) (\(signal == 2 ? "SIGINT" : signal == 15 ? "SIGTERM" : "signal"))."
-        case let .tableNotFound(name, available):
-            return "The BPF program has no table named \(name); it declares "
-                + (available.isEmpty ? "no tables" : available.joined(separator: ", ")) + "."
-        case let .sizeMismatch(table, what, expected, got, layout):
-            return "Table \(table): the \(what) is \(got) bytes but libbcc's layout is \(expected) bytes; "
-                + "make the Swift type match the C type, padding included. libbcc's layout: \(layout)"
-        case let .wrongTableKind(table, kind, expected):
-            return "Table \(table) is a \(kind); this operation needs a \(expected)."
-        case .closed:
-            return "This BPF object has been cleaned up; create a new one to load or attach programs."
         case let .binaryNotFound(name, pid):
             if name.contains("/") {
                 return "Binary \(name) does not exist; give the path of an executable or shared library."
@@ -158,6 +146,18 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
                 + "a pid (USDT(pid:))."
             if !detail.isEmpty { s += "\n" + detail }
             return s
+        case let .interrupted(signal):
+            return "Interrupted by signal \(signal) (\(signal == 2 ? "SIGINT" : signal == 15 ? "SIGTERM" : "signal"))."
+        case let .tableNotFound(name, available):
+            return "The BPF program has no table named \(name); it declares "
+                + (available.isEmpty ? "no tables" : available.joined(separator: ", ")) + "."
+        case let .sizeMismatch(table, what, expected, got, layout):
+            return "Table \(table): the \(what) is \(got) bytes but libbcc's layout is \(expected) bytes; "
+                + "make the Swift type match the C type, padding included. libbcc's layout: \(layout)"
+        case let .wrongTableKind(table, kind, expected):
+            return "Table \(table) is a \(kind); this operation needs a \(expected)."
+        case .closed:
+            return "This BPF object has been cleaned up; create a new one to load or attach programs."
         case let .systemCall(name, code, detail):
             var s = "\(name) failed: \(errnoDescription(code)) (\(errnoName(code)))"
             if !detail.isEmpty { s += "; \(detail)" }
