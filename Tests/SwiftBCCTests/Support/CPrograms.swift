@@ -68,6 +68,15 @@ final class WaitingProcess {
         process.standardInput = stdinPipe
         process.standardOutput = stdoutPipe
         try process.run()
+        // Until the exec has happened, /proc/<pid> still shows the test runner: USDT(pid:)
+        // and symbol lookups need the helper's own mappings.
+        let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let maps = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/maps", encoding: .utf8),
+               maps.contains(real) { break }
+            usleep(2_000)
+        }
     }
 
     var pid: Int32 { process.processIdentifier }
