@@ -89,9 +89,14 @@ extension KernelSuite {
             let b = try BPF(text: Self.program, usdtContexts: [u])
             defer { b.cleanup() }
             #expect(b.uprobeAttachments.allSatisfy { $0.pid == mine.pid })
+            // attachUsdtIgnorePid: the same context's probes, in every process.
+            let all = try BPF(text: Self.program, usdtContexts: [u], attachUsdtIgnorePid: true)
+            defer { all.cleanup() }
+            #expect(all.uprobeAttachments.allSatisfy { $0.pid == -1 })
             other.go()
             mine.go()
             try check(b)
+            #expect(try all["sums"].u64(at: 2) == 10)
         }
 
         @Test("bad USDT targets and probes give typed errors")

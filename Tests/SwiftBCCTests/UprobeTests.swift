@@ -207,5 +207,16 @@ extension KernelSuite {
             let libc = try #require(BPF.findLibrary("c"))
             #expect(BPF.ifuncResolverOffset(path: libc, symbol: "getpid", pid: -1) == nil)
         }
+
+        @Test("an IFUNC that cannot be resolved says why (the probe then sits on the resolver)")
+        func unresolvable() throws {
+            let r = BPF.resolveIFUNC(path: "/no/such/libx.so", symbol: "strlen", resolverOffset: 0x1234)
+            #expect(r.implementationOffset == nil)
+            #expect(r.failure?.contains("cannot open /no/such/libx.so") == true)
+            #expect(r.description.contains("attached to the resolver at 0x1234"))
+            let libc = try #require(BPF.findLibrary("c"))
+            let missing = BPF.resolveIFUNC(path: libc, symbol: "no_such_symbol_xyz", resolverOffset: 1)
+            #expect(missing.failure?.contains("found nothing") == true)
+        }
     }
 }
