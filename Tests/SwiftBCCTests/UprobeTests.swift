@@ -95,6 +95,9 @@ extension KernelSuite {
             #expect(BPF.findExe("sh").map { $0.hasSuffix("/sh") } == true)
             #expect(BPF.findExe("/bin/sh") == "/bin/sh")
             #expect(BPF.findExe("no-such-exe-xyz") == nil)
+            // A bare name that is no library is an executable in PATH.
+            #expect(try BPF.resolveBinary("true") == BPF.findExe("true"))
+            #expect(try BPF.resolveBinary("c") == libc)
 
             let tgid = getpid()
             let b = try BPF(text: """
