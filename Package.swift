@@ -9,6 +9,9 @@ let package = Package(
         .executable(name: "StrlenCount", targets: ["StrlenCount"]),
         .executable(name: "PacketCount", targets: ["PacketCount"]),
         .executable(name: "HelloLSM", targets: ["HelloLSM"]),
+        .executable(name: "HelloMap", targets: ["HelloMap"]),
+        .executable(name: "HelloTail", targets: ["HelloTail"]),
+        .executable(name: "BiteHist", targets: ["BiteHist"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -48,6 +51,24 @@ let package = Package(
             dependencies: ["SwiftBCC", "ExampleSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Examples/HelloLSM"
+        ),
+        .executableTarget(
+            name: "HelloMap",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/HelloMap"
+        ),
+        .executableTarget(
+            name: "HelloTail",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/HelloTail"
+        ),
+        .executableTarget(
+            name: "BiteHist",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/BiteHist"
         ),
         .testTarget(name: "SwiftBCCTests", dependencies: ["SwiftBCC"]),
     ],

@@ -84,6 +84,22 @@ static inline int swiftbcc_prog_detach(int prog_fd, int target_fd, int attach_ty
     return (int)syscall(__NR_bpf, BPF_PROG_DETACH, &attr, sizeof(attr));
 }
 
+// BPF_OBJ_PIN / BPF_OBJ_GET (libbcc declares bpf_obj_pin but does not export it).
+static inline int swiftbcc_obj_pin(int fd, const char *path) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.pathname = (__u64)(unsigned long)path;
+    attr.bpf_fd = fd;
+    return (int)syscall(__NR_bpf, BPF_OBJ_PIN, &attr, sizeof(attr));
+}
+
+static inline int swiftbcc_obj_get(const char *path) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.pathname = (__u64)(unsigned long)path;
+    return (int)syscall(__NR_bpf, BPF_OBJ_GET, &attr, sizeof(attr));
+}
+
 // memfd_create(2), used to capture what libbcc prints on fd 2.
 static inline int swiftbcc_memfd(const char *name) {
     return (int)syscall(__NR_memfd_create, name, 0);

@@ -105,6 +105,7 @@ public final class BPF: @unchecked Sendable {
         self.debug = debug
         self.sourceName = sourceName
         KernelInfo.warnOnceIfHeadersMismatch()
+        StaleProbes.reap()
         let text = try Self.prependingUSDTArguments(usdtContexts, to: programText)
         let (module, output) = StderrCapture.capture(includingStdout: true) {
             withCStringArray(cflags) { array, count in

@@ -53,6 +53,14 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     case wrongTableKind(table: String, kind: String, expected: String)
     /// The `BPF` object was cleaned up; it can no longer be used.
     case closed
+    /// libbcc's key/leaf type description (or a C type name) could not be understood.
+    case invalidTypeDescription(description: String, detail: String)
+    /// A dynamic value could not be decoded into the Swift type (member missing, type or range mismatch).
+    case decodingFailed(type: String, detail: String)
+    /// A Swift value could not be encoded as the table's C key or value type.
+    case encodingFailed(type: String, detail: String)
+    /// An array table index outside `0..<count` (negative indices count from the end, as in Python).
+    case indexOutOfRange(table: String, index: Int, count: Int)
     /// A system call failed.
     case systemCall(name: String, errno: Int32, detail: String)
 
@@ -158,6 +166,16 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
             return "Table \(table) is a \(kind); this operation needs a \(expected)."
         case .closed:
             return "This BPF object has been cleaned up; create a new one to load or attach programs."
+        case let .invalidTypeDescription(description, detail):
+            return "Cannot understand the type description \(description): \(detail); pass the type yourself "
+                + "(TypeDescription.structure(name:members:)) or use a typed table."
+        case let .decodingFailed(type, detail):
+            return "Cannot decode \(type) from the BPF value: \(detail)."
+        case let .encodingFailed(type, detail):
+            return "Cannot encode the Swift value as \(type): \(detail)."
+        case let .indexOutOfRange(table, index, count):
+            return "Index \(index) is out of range for table \(table), which has \(count) entries; use 0..<\(count) "
+                + "(or -\(count)..<0 from the end)."
         case let .systemCall(name, code, detail):
             var s = "\(name) failed: \(errnoDescription(code)) (\(errnoName(code)))"
             if !detail.isEmpty { s += "; \(detail)" }

@@ -10,6 +10,7 @@ extension KernelSuite {
 
         @Test("--count 3 prints three Hello World! lines while /bin/true runs, then exits 0")
         func countThree() throws {
+            try drainTracePipe()
             let child = try Child(try examplePath("HelloWorld"), ["--count", "3"])
             let deadline = Date().addingTimeInterval(30)
             while child.process.isRunning && Date() < deadline {

@@ -2,11 +2,21 @@ internal import CBCC
 import Glibc
 
 /// A BPF map declared in the program (`BPF_HASH`, `BPF_ARRAY`, `BPF_PERF_OUTPUT`, ...), as
-/// libbcc describes it: kind, key and leaf sizes, and key/leaf type descriptions.
-/// Python: the object `b["name"]` returns (`bcc.table.TableBase` and its subclasses).
+/// libbcc describes it: kind, key and leaf sizes, and key/leaf types. Python: the object
+/// `b["name"]` returns (`bcc.table.TableBase` and its subclasses, chosen by map type; here one
+/// class whose ``kind`` says which, with the operations that kind allows).
 ///
-/// A `Table` reads and writes raw bytes; typed and dynamic views build on it. It does not keep
-/// its `BPF` alive: after `cleanup()` its operations throw `BPFError.closed`.
+/// ```swift
+/// let counts = try b["counts"]
+/// for (k, v) in try counts.items() { print(k["comm"]!, v.value) }
+/// try counts.update(UInt32(7), UInt64(1))
+/// ```
+///
+/// Keys and values go in as any `Encodable` (integers, strings, `Encodable` structs matched to
+/// the C struct by member name, or ``DynamicValue``s) and come out as ``DynamicValue``s. For
+/// Swift types checked against libbcc's layout, open a typed view such as
+/// ``BPF/hashTable(_:key:value:)``. A `Table` does not keep its `BPF` alive: after
+/// `cleanup()` its operations throw `BPFError.closed`.
 public final class Table: @unchecked Sendable {
     /// The table's name in the program.
     public let name: String
@@ -23,10 +33,21 @@ public final class Table: @unchecked Sendable {
     /// libbcc's JSON type descriptions of the key and leaf (`bpf_table_key_desc`).
     public let keyDescription: String
     public let leafDescription: String
+    /// The key and leaf types parsed from libbcc's descriptions (a typedef'd array, which
+    /// libbcc describes by its element alone, is sized to `keySize`/`leafSize`). A description
+    /// SwiftBCC cannot parse gives `unsigned char[size]`, so the bytes stay readable.
+    /// Python: `t.Key`, `t.Leaf`.
+    public let keyType: TypeDescription
+    public let leafType: TypeDescription
     /// libbcc's table id within the module.
     let id: Int
-    let fd: Int32
+    let mapFD: Int32
     weak var bpf: BPF?
+    let stateLock = Lock()
+    /// Batch operations the kernel refused for this map (then done key by key).
+    var unsupportedBatch: Set<BatchOperation> = []
+
+    enum BatchOperation: Hashable { case lookup, lookupAndDelete, delete, update }
 
     init(bpf: BPF, module: UnsafeMutableRawPointer, name: String) throws {
         let id = bpf_table_id(module, name)
@@ -37,7 +58,7 @@ public final class Table: @unchecked Sendable {
         self.bpf = bpf
         self.name = name
         self.id = id
-        self.fd = fd
+        self.mapFD = fd
         self.mapType = bpf_table_type_id(module, id)
         self.kind = TableKind(rawValue: mapType) ?? .hash
         self.keySize = bpf_table_key_size_id(module, id)
@@ -46,92 +67,184 @@ public final class Table: @unchecked Sendable {
         self.flags = bpf_table_flags_id(module, id)
         self.keyDescription = stringOrNil(bpf_table_key_desc_id(module, id)) ?? ""
         self.leafDescription = stringOrNil(bpf_table_leaf_desc_id(module, id)) ?? ""
+        self.keyType = Table.type(json: keyDescription, size: keySize)
+        self.leafType = Table.type(json: leafDescription, size: leafSize)
+    }
+
+    static func type(json: String, size: Int) -> TypeDescription {
+        if let t = try? TypeDescription.forTable(json: json, size: size), t.size == size { return t }
+        return .array(of: .scalar(.unsignedChar), count: size)
     }
 
     static func names(in module: UnsafeMutableRawPointer) -> [String] {
         (0..<bpf_num_tables(module)).compactMap { stringOrNil(bpf_table_name(module, $0)) }
     }
 
+    /// The map's file descriptor (owned by the module: valid until `cleanup()`).
+    /// Python: `t.get_fd()`, `t.map_fd`.
+    public var fd: Int32 {
+        get throws { try liveFD() }
+    }
+
     /// The map fd, or `.closed` once the `BPF` has been cleaned up.
     func liveFD() throws -> Int32 {
         guard let bpf, !bpf.isClosed else { throw BPFError.closed }
-        return fd
+        return mapFD
     }
 
     func checkKeySize(_ key: [UInt8]) throws {
         guard key.count == keySize else {
-            throw BPFError.sizeMismatch(table: name, what: "key", expected: keySize, got: key.count, layout: keyDescription)
+            throw BPFError.sizeMismatch(table: name, what: "key", expected: keySize, got: key.count, layout: keyType.layout)
         }
     }
 
     func checkLeafSize(_ leaf: [UInt8], expected: Int) throws {
         guard leaf.count == expected else {
-            throw BPFError.sizeMismatch(table: name, what: "value", expected: expected, got: leaf.count, layout: leafDescription)
+            throw BPFError.sizeMismatch(table: name, what: "value", expected: expected, got: leaf.count, layout: leafType.layout)
         }
+    }
+
+    func require(_ allowed: Bool, _ operation: String, expected: String) throws {
+        if !allowed { throw BPFError.wrongTableKind(table: name, kind: "\(kind) (\(operation))", expected: expected) }
+    }
+
+    /// The error for a failed map syscall, with a hint for the usual causes.
+    func failure(_ operation: String, _ code: Int32, flags: UpdateFlags = []) -> BPFError {
+        if code == EPERM || code == EACCES {
+            return .permissionDenied(operation: "\(operation) on table \(name)", errno: code)
+        }
+        var hint = ""
+        switch code {
+        case E2BIG, ENOSPC, ENOMEM: hint = "the table is full (max_entries \(maxEntries)); delete entries or declare it larger"
+        case EEXIST where flags.contains(.noExist): hint = "the key exists and .noExist was asked"
+        case ENOENT where flags.contains(.exist): hint = "the key does not exist and .exist was asked"
+        case EBADF: hint = "the table's fd is closed"
+        case EINVAL where kind.isArrayLike: hint = "array tables take indices below max_entries (\(maxEntries)) and cannot delete"
+        case EOPNOTSUPP, 524: hint = "the kernel does not support this operation on a \(kind)"
+        default: break
+        }
+        return .systemCall(name: "\(operation)(\(name))", errno: code, detail: hint)
     }
 
     /// The value size the kernel reads and writes for one entry: `leafSize`, or for per-CPU
     /// maps `round_up(leafSize, 8)` per possible CPU.
     public var valueBufferSize: Int {
-        kind.isPerCPU ? ((leafSize + 7) & ~7) * CPUs.possible.count : leafSize
+        kind.isPerCPU ? slotSize * CPUs.possible.count : leafSize
+    }
+
+    var slotSize: Int { (leafSize + 7) & ~7 }
+
+    /// The type of a value as ``lookup(_:)`` returns it and ``update(_:_:flags:)`` takes it:
+    /// `leafType`, or for per-CPU tables an array of `leafType` with one element per possible CPU.
+    public var valueType: TypeDescription {
+        kind.isPerCPU ? .array(of: leafType, count: CPUs.possible.count) : leafType
+    }
+
+    /// Per-CPU: the kernel's buffer (a `round_up(leafSize, 8)` slot per CPU) from leaves packed
+    /// back to back, and back.
+    func kernelValue(_ value: [UInt8]) -> [UInt8] {
+        guard kind.isPerCPU, slotSize != leafSize else { return value }
+        var out = [UInt8](repeating: 0, count: valueBufferSize)
+        for cpu in 0..<CPUs.possible.count {
+            out.replaceSubrange(cpu * slotSize..<cpu * slotSize + leafSize, with: value[cpu * leafSize..<(cpu + 1) * leafSize])
+        }
+        return out
+    }
+
+    func userValue(_ kernel: [UInt8]) -> [UInt8] {
+        guard kind.isPerCPU, slotSize != leafSize else { return kernel }
+        return (0..<CPUs.possible.count).flatMap { kernel[$0 * slotSize..<$0 * slotSize + leafSize] }
     }
 
     // MARK: Raw bytes
 
-    /// The raw value for `key`, or nil when the key is absent. Python: `t.get(key)` / `t[key]`.
+    /// The raw value for `key`, or nil when the key is absent. Per-CPU tables give the kernel's
+    /// buffer: a `round_up(leafSize, 8)`-byte slot per possible CPU.
+    /// Python: `t.get(key)` / `t[key]`; libbcc: `bpf_lookup_elem`.
     public func lookup(rawKey key: [UInt8]) throws -> [UInt8]? {
         try checkKeySize(key)
         let fd = try liveFD()
         var k = key
-        var value = [UInt8](repeating: 0, count: valueBufferSize)
-        let rc = bpf_lookup_elem(fd, &k, &value)
-        if rc < 0 {
-            if errno == ENOENT { return nil }
-            throw BPFError.systemCall(name: "bpf_lookup_elem(\(name))", errno: errno, detail: "")
+        var value = [UInt8](repeating: 0, count: Swift.max(valueBufferSize, 1))
+        if bpf_lookup_elem(fd, &k, &value) < 0 {
+            let code = errno
+            if code == ENOENT { return nil }
+            throw failure("bpf_lookup_elem", code)
         }
-        return value
+        return Array(value.prefix(valueBufferSize))
     }
 
-    /// Stores raw `value` for `key`. `flags`: 0 (`BPF_ANY`), 1 (`BPF_NOEXIST`), 2 (`BPF_EXIST`).
+    /// Stores raw `value` (per-CPU tables: the kernel's slot layout) for `key`.
     /// Python: `t[key] = leaf` / `t.update(...)`; libbcc: `bpf_update_elem`.
-    public func update(rawKey key: [UInt8], rawValue value: [UInt8], flags: UInt64 = 0) throws {
+    public func update(rawKey key: [UInt8], rawValue value: [UInt8], flags: UpdateFlags = .any) throws {
         try checkKeySize(key)
         try checkLeafSize(value, expected: valueBufferSize)
         let fd = try liveFD()
         var k = key, v = value
-        if bpf_update_elem(fd, &k, &v, flags) < 0 {
-            throw BPFError.systemCall(name: "bpf_update_elem(\(name))", errno: errno, detail: "")
+        if bpf_update_elem(fd, &k, &v, flags.rawValue) < 0 {
+            throw failure("bpf_update_elem", errno, flags: flags)
         }
     }
 
-    /// Deletes `key`; returns false when it was absent. Python: `del t[key]`.
+    /// Deletes `key`; returns false when it was absent. Python: `del t[key]`; libbcc: `bpf_delete_elem`.
     @discardableResult
     public func delete(rawKey key: [UInt8]) throws -> Bool {
         try checkKeySize(key)
         let fd = try liveFD()
         var k = key
         if bpf_delete_elem(fd, &k) < 0 {
-            if errno == ENOENT { return false }
-            throw BPFError.systemCall(name: "bpf_delete_elem(\(name))", errno: errno, detail: "")
+            let code = errno
+            if code == ENOENT { return false }
+            throw failure("bpf_delete_elem", code)
         }
         return true
     }
 
-    /// Every key, in the kernel's iteration order. Python: `t.keys()`; libbcc: `bpf_get_first_key`,
-    /// `bpf_get_next_key`.
+    /// Every key, in the kernel's iteration order (array kinds: every index). Iteration stops
+    /// when the kernel restarts it (an entry deleted meanwhile), so a busy table never hangs it.
+    /// Python: `t.keys()`; libbcc: `bpf_get_first_key`, `bpf_get_next_key`.
     public func rawKeys() throws -> [[UInt8]] {
         let fd = try liveFD()
+        if kind.isArrayLike {
+            return try (0..<maxEntries).map { try keyType.encode($0).bytes }
+        }
         var keys: [[UInt8]] = []
-        var key = [UInt8](repeating: 0, count: keySize)
+        var seen = Set<[UInt8]>()
+        var key = [UInt8](repeating: 0, count: Swift.max(keySize, 1))
         if bpf_get_first_key(fd, &key, keySize) < 0 { return [] }
+        key = Array(key.prefix(keySize))
         keys.append(key)
-        var next = [UInt8](repeating: 0, count: keySize)
+        seen.insert(key)
+        var next = [UInt8](repeating: 0, count: Swift.max(keySize, 1))
         while bpf_get_next_key(fd, &key, &next) == 0 {
-            keys.append(next)
-            key = next
+            let k = Array(next.prefix(keySize))
+            if !seen.insert(k).inserted { break }
+            keys.append(k)
+            key = k
         }
         return keys
     }
+
+    /// Every (key, value) pair as raw bytes (per-CPU values in the kernel's slot layout),
+    /// through the batch syscall where the kernel has it for this map, else key by key.
+    public func rawItems() throws -> [(key: [UInt8], value: [UInt8])] {
+        if let batch = try batchLookup(delete: false) { return batch }
+        return try rawKeys().compactMap { k in try lookup(rawKey: k).map { (k, $0) } }
+    }
+}
+
+/// `bpf_map_update_elem` flags. Python passes the integers (`BPF_ANY`, `BPF_NOEXIST`, ...).
+public struct UpdateFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// Create or replace (`BPF_ANY`, 0).
+    public static let any: UpdateFlags = []
+    /// Only create (`BPF_NOEXIST`, 1).
+    public static let noExist = UpdateFlags(rawValue: 1)
+    /// Only replace (`BPF_EXIST`, 2); for Queue/Stack `push`, overwrite the oldest when full.
+    public static let exist = UpdateFlags(rawValue: 2)
+    /// Update under the value's `bpf_spin_lock` (`BPF_F_LOCK`, 4).
+    public static let lock = UpdateFlags(rawValue: 4)
 }
 
 extension BPF {

@@ -140,3 +140,12 @@ enum TracePipeLock {
 
     static func acquire() { _ = fd }
 }
+
+/// Reads and drops what trace_pipe holds now (lines earlier tests left), so a child that
+/// prints every trace_pipe line, like HelloWorld, sees only new ones.
+func drainTracePipe() throws {
+    TracePipeLock.acquire()
+    let b = try BPF(text: "int drain_(void *ctx) { return 0; }")
+    defer { b.cleanup() }
+    while try b.traceReadline(nonblocking: true) != nil {}
+}

@@ -35,6 +35,17 @@ enum Probe {
             return Result(ok: false, reason: "this kernel cannot attach kprobes: \(error)")
         }
     }()
+
+    /// Are the headers libbcc will use the running kernel's own?
+    static let exactHeaders: Result = {
+        guard let dir = KernelInfo.headersDirectory else {
+            return Result(ok: false, reason: "no kernel headers found")
+        }
+        let hdr = KernelInfo.headersRelease(at: dir) ?? "unknown"
+        return hdr == KernelInfo.release
+            ? Result(ok: true, reason: "headers match")
+            : Result(ok: false, reason: "headers in \(dir) are for \(hdr), the kernel is \(KernelInfo.release)")
+    }()
 }
 
 extension Trait where Self == ConditionTrait {
@@ -48,8 +59,46 @@ extension Trait where Self == ConditionTrait {
         .enabled("needs kprobes: \(Probe.kprobes.reason)") { Probe.kprobes.ok }
     }
 
+    /// Runs only where the kernel headers libbcc uses are the running kernel's own, so kernel
+    /// struct offsets are right.
+    static var requiresExactKernelHeaders: Self {
+        .enabled("needs the running kernel's own headers: \(Probe.exactHeaders.reason)") { Probe.exactHeaders.ok }
+    }
+
     /// Runs only where kprobes are missing (the case whose error the test checks).
     static var requiresNoKprobes: Self {
         .enabled("needs a kernel without kprobes: \(Probe.kprobes.reason)") { Probe.bpf.ok && !Probe.kprobes.ok }
+    }
+}
+
+extension Probe {
+    /// Can /usr/bin/python3 import Python BCC (to compare SwiftBCC's output with Python's)?
+    static let pythonBCC: Result = {
+        let out = runPython("import bcc; print('ok')")
+        return out.status == 0 && out.stdout.contains("ok")
+            ? Result(ok: true, reason: "/usr/bin/python3 imports bcc")
+            : Result(ok: false, reason: "/usr/bin/python3 cannot import bcc (apt-get install python3-bpfcc): \(out.stderr)")
+    }()
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Runs only where Python BCC is installed, to compare against it.
+    static var requiresPythonBCC: Self {
+        .enabled("needs Python BCC: \(Probe.pythonBCC.reason)") { Probe.pythonBCC.ok }
+    }
+}
+
+/// Runs `script` with /usr/bin/python3 (the Debian python that has bcc), passing `args`.
+func runPython(_ script: String, args: [String] = [], timeout: Double = 120) -> (status: Int32, stdout: String, stderr: String) {
+    let dir = FileManager.default.temporaryDirectory
+    let file = dir.appendingPathComponent("swiftbcc-\(UUID().uuidString).py")
+    defer { try? FileManager.default.removeItem(at: file) }
+    do {
+        try script.write(to: file, atomically: true, encoding: .utf8)
+        let child = try Child("/usr/bin/python3", [file.path] + args)
+        let status = child.wait(timeout: timeout) ?? -1
+        return (status, child.stdout, child.stderr)
+    } catch {
+        return (-1, "", "\(error)")
     }
 }

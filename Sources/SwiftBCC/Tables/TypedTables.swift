@@ -1,0 +1,351 @@
+/// Typed views of a table over `BitwiseCopyable` Swift types whose memory layout matches the C
+/// types (the same members, in the same order, of the same sizes). Opening one checks the Swift
+/// sizes against libbcc's key and leaf sizes and throws `BPFError.sizeMismatch` naming both
+/// sizes and libbcc's layout (its `__pad_N` padding included) when they differ. Key bytes that
+/// are padding in libbcc's layout are zeroed before they reach the kernel, so Swift struct
+/// padding never makes two equal keys differ.
+///
+/// ```swift
+/// let clones = try b.hashTable("clones", key: UInt64.self, value: UInt64.self)
+/// for (uid, count) in try clones.items() { print("ID \(uid): \(count)") }
+/// ```
+
+// MARK: Shared plumbing
+
+enum TypedBytes {
+    static func bytes<T: BitwiseCopyable>(of value: T, size: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: size)
+        withUnsafeBytes(of: value) { raw in
+            let n = Swift.min(size, raw.count)
+            out.replaceSubrange(0..<n, with: raw.prefix(n))
+        }
+        return out
+    }
+
+    static func load<T: BitwiseCopyable>(_ bytes: some Collection<UInt8>, as type: T.Type) -> T {
+        var buf = Array(bytes)
+        if buf.count < MemoryLayout<T>.size { buf += [UInt8](repeating: 0, count: MemoryLayout<T>.size - buf.count) }
+        return buf.withUnsafeBytes { $0.loadUnaligned(as: T.self) }
+    }
+
+    /// Opening check: the Swift type's size (or stride, which counts trailing padding as C's
+    /// `sizeof` does) must equal libbcc's size.
+    static func check<T>(_ type: T.Type, _ what: String, expected: Int, table: Table, layout: TypeDescription) throws {
+        let size = MemoryLayout<T>.size, stride = MemoryLayout<T>.stride
+        guard size == expected || stride == expected else {
+            throw BPFError.sizeMismatch(table: table.name, what: "\(what) type \(T.self)", expected: expected,
+                                        got: size, layout: layout.layout)
+        }
+    }
+}
+
+extension TypeDescription {
+    /// Which bytes hold data (true) and which are padding: libbcc's `__pad_N` members and
+    /// the gaps C's layout leaves.
+    var dataBytes: [Bool] {
+        var mask = [Bool](repeating: false, count: size)
+        func mark(_ t: TypeDescription, _ at: Int) {
+            switch t.kind {
+            case .scalar, .enumeration:
+                for i in at..<Swift.min(at + t.size, mask.count) { mask[i] = true }
+            case let .array(e, n):
+                for i in 0..<n { mark(e, at + i * e.size) }
+            case .structure, .union:
+                for f in t.fields where !f.isPadding { mark(f.type, at + f.offset) }
+            }
+        }
+        mark(self, 0)
+        return mask
+    }
+
+    func zeroingPadding(_ bytes: [UInt8]) -> [UInt8] {
+        let mask = dataBytes
+        guard mask.contains(false) else { return bytes }
+        return bytes.enumerated().map { $0.offset < mask.count && !mask[$0.offset] ? 0 : $0.element }
+    }
+}
+
+// MARK: Hash-like
+
+/// A typed hash-like table: Hash, LruHash, LpmTrie, HashOfMaps, StackTrace, ... Python: `HashTable`.
+public struct HashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable {
+    /// The untyped table (layout, kind, dynamic access).
+    public let table: Table
+
+    init(_ table: Table) throws {
+        try TypedBytes.check(Key.self, "key", expected: table.keySize, table: table, layout: table.keyType)
+        try TypedBytes.check(Value.self, "value", expected: table.leafSize, table: table, layout: table.leafType)
+        self.table = table
+    }
+
+    func keyBytes(_ key: Key) -> [UInt8] {
+        table.keyType.zeroingPadding(TypedBytes.bytes(of: key, size: table.keySize))
+    }
+
+    /// The value for `key`, or nil. Python: `t[key]`.
+    public func lookup(_ key: Key) throws -> Value? {
+        try table.lookup(rawKey: keyBytes(key)).map { TypedBytes.load($0, as: Value.self) }
+    }
+
+    public subscript(key: Key) -> Value? {
+        get throws { try lookup(key) }
+    }
+
+    /// Python: `t[key] = value`.
+    public func update(_ key: Key, _ value: Value, flags: UpdateFlags = .any) throws {
+        try table.update(rawKey: keyBytes(key), rawValue: TypedBytes.bytes(of: value, size: table.leafSize), flags: flags)
+    }
+
+    /// Python: `del t[key]`; false when absent.
+    @discardableResult
+    public func delete(_ key: Key) throws -> Bool { try table.delete(rawKey: keyBytes(key)) }
+
+    public func keys() throws -> [Key] { try table.rawKeys().map { TypedBytes.load($0, as: Key.self) } }
+    public func values() throws -> [Value] { try items().map(\.value) }
+
+    /// Every pair, through the batch syscall where the kernel has it. Python: `t.items()`.
+    public func items() throws -> [(key: Key, value: Value)] {
+        try table.rawItems().map { (TypedBytes.load($0.key, as: Key.self), TypedBytes.load($0.value, as: Value.self)) }
+    }
+
+    public func clear() throws { try table.clear() }
+    public func zero() throws { try table.zero() }
+    public var count: Int { get throws { try table.count } }
+
+    /// Python: `t.items_lookup_batch()`.
+    public func itemsLookupBatch() throws -> [(key: Key, value: Value)] { try items() }
+
+    /// Python: `t.items_lookup_and_delete_batch()`.
+    public func itemsLookupAndDeleteBatch() throws -> [(key: Key, value: Value)] {
+        try table.itemsLookupAndDeleteBatch().map { (TypedBytes.load($0.key.bytes, as: Key.self), TypedBytes.load($0.value.bytes, as: Value.self)) }
+    }
+
+    /// Python: `t.items_delete_batch(keys)`; nil deletes everything.
+    public func itemsDeleteBatch(keys: [Key]? = nil) throws {
+        try table.itemsDeleteBatch(keys: keys.map { $0.map { table.keyType.decode(keyBytes($0)) } })
+    }
+
+    /// Python: `t.items_update_batch(keys, values)`.
+    public func itemsUpdateBatch(keys: [Key], values: [Value]) throws {
+        try table.itemsUpdateBatch(keys: keys.map { table.keyType.decode(keyBytes($0)) },
+                                   values: values.map { table.leafType.decode(TypedBytes.bytes(of: $0, size: table.leafSize)) })
+    }
+}
+
+// MARK: Array-like
+
+/// A typed array table: Array, ProgArray, CgroupArray, DevMap, CpuMap, ArrayOfMaps, ...
+/// indexed by `Int` (negative from the end). Python: `Array`.
+public struct ArrayTable<Value: BitwiseCopyable>: Sendable {
+    public let table: Table
+
+    init(_ table: Table) throws {
+        try TypedBytes.check(Value.self, "value", expected: table.leafSize, table: table, layout: table.leafType)
+        self.table = table
+    }
+
+    /// The value at `index`. Python: `t[index]`.
+    public func lookup(_ index: Int) throws -> Value? {
+        try table.lookup(rawKey: table.keyBytes(index)).map { TypedBytes.load($0, as: Value.self) }
+    }
+
+    public subscript(index: Int) -> Value? {
+        get throws { try lookup(index) }
+    }
+
+    public func update(_ index: Int, _ value: Value, flags: UpdateFlags = .any) throws {
+        try table.update(rawKey: table.keyBytes(index), rawValue: TypedBytes.bytes(of: value, size: table.leafSize), flags: flags)
+    }
+
+    /// Zeroes an Array entry, deletes others (ProgArray, ...). Python: `del t[index]`.
+    @discardableResult
+    public func delete(_ index: Int) throws -> Bool { try table.delete(index) }
+
+    /// Every value in index order. Python: `t.values()`.
+    public func values() throws -> [Value] { try items().map(\.value) }
+
+    /// Every (index, value). Python: `t.items()`.
+    public func items() throws -> [(index: Int, value: Value)] {
+        try table.rawItems().map { (Int(TypedBytes.load($0.key, as: UInt32.self)), TypedBytes.load($0.value, as: Value.self)) }
+            .sorted { $0.index < $1.index }
+    }
+
+    public func clear() throws { try table.clear() }
+    public func zero() throws { try table.zero() }
+    public var count: Int { table.maxEntries }
+}
+
+// MARK: Per-CPU
+
+/// A typed per-CPU hash (PerCpuHash, LruPerCpuHash): a value per possible CPU. Python: `PerCpuHash`.
+public struct PerCPUHashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable {
+    public let table: Table
+
+    init(_ table: Table) throws {
+        try TypedBytes.check(Key.self, "key", expected: table.keySize, table: table, layout: table.keyType)
+        try TypedBytes.check(Value.self, "value", expected: table.leafSize, table: table, layout: table.leafType)
+        self.table = table
+    }
+
+    func keyBytes(_ key: Key) -> [UInt8] {
+        table.keyType.zeroingPadding(TypedBytes.bytes(of: key, size: table.keySize))
+    }
+
+    /// One value per possible CPU (index = CPU number), or nil. Python: `t[key]`.
+    public func lookup(_ key: Key) throws -> [Value]? {
+        try table.lookup(rawKey: keyBytes(key)).map { perCPU($0) }
+    }
+
+    public subscript(key: Key) -> [Value]? {
+        get throws { try lookup(key) }
+    }
+
+    func perCPU(_ kernel: [UInt8]) -> [Value] {
+        (0..<CPUs.possible.count).map { TypedBytes.load(kernel[$0 * table.slotSize..<$0 * table.slotSize + table.leafSize], as: Value.self) }
+    }
+
+    /// Stores one value per possible CPU (`values.count == CPUs.possible.count`).
+    public func update(_ key: Key, _ values: [Value], flags: UpdateFlags = .any) throws {
+        try table.update(rawKey: keyBytes(key), rawValue: perCPUBytes(table, values), flags: flags)
+    }
+
+    @discardableResult
+    public func delete(_ key: Key) throws -> Bool { try table.delete(rawKey: keyBytes(key)) }
+    public func keys() throws -> [Key] { try table.rawKeys().map { TypedBytes.load($0, as: Key.self) } }
+    public func items() throws -> [(key: Key, values: [Value])] {
+        try table.rawItems().map { (TypedBytes.load($0.key, as: Key.self), perCPU($0.value)) }
+    }
+    public func clear() throws { try table.clear() }
+    public func zero() throws { try table.zero() }
+    public var count: Int { get throws { try table.count } }
+}
+
+/// A typed per-CPU array (PerCpuArray). Python: `PerCpuArray`.
+public struct PerCPUArrayTable<Value: BitwiseCopyable>: Sendable {
+    public let table: Table
+
+    init(_ table: Table) throws {
+        try TypedBytes.check(Value.self, "value", expected: table.leafSize, table: table, layout: table.leafType)
+        self.table = table
+    }
+
+    func perCPU(_ kernel: [UInt8]) -> [Value] {
+        (0..<CPUs.possible.count).map { TypedBytes.load(kernel[$0 * table.slotSize..<$0 * table.slotSize + table.leafSize], as: Value.self) }
+    }
+
+    /// One value per possible CPU at `index`. Python: `t[index]`.
+    public func lookup(_ index: Int) throws -> [Value]? {
+        try table.lookup(rawKey: table.keyBytes(index)).map { perCPU($0) }
+    }
+
+    public subscript(index: Int) -> [Value]? {
+        get throws { try lookup(index) }
+    }
+
+    public func update(_ index: Int, _ values: [Value], flags: UpdateFlags = .any) throws {
+        try table.update(rawKey: table.keyBytes(index), rawValue: perCPUBytes(table, values), flags: flags)
+    }
+
+    public func items() throws -> [(index: Int, values: [Value])] {
+        try table.rawItems().map { (Int(TypedBytes.load($0.key, as: UInt32.self)), perCPU($0.value)) }.sorted { $0.index < $1.index }
+    }
+    public func clear() throws { try table.clear() }
+    public func zero() throws { try table.zero() }
+    public var count: Int { table.maxEntries }
+}
+
+func perCPUBytes<Value: BitwiseCopyable>(_ table: Table, _ values: [Value]) throws -> [UInt8] {
+    let n = CPUs.possible.count
+    guard values.count == n else {
+        throw BPFError.invalidArgument("Per-CPU table \(table.name) takes one value per possible CPU: \(n) values, "
+            + "not \(values.count).")
+    }
+    var out = [UInt8](repeating: 0, count: table.valueBufferSize)
+    for (cpu, v) in values.enumerated() {
+        out.replaceSubrange(cpu * table.slotSize..<cpu * table.slotSize + table.leafSize,
+                            with: TypedBytes.bytes(of: v, size: table.leafSize))
+    }
+    return out
+}
+
+extension PerCPUHashTable where Value: FixedWidthInteger {
+    /// The sum over CPUs (wrapping like C), or nil when absent. Python: `t.sum(key)`.
+    public func sum(_ key: Key) throws -> Value? { try lookup(key).map { $0.reduce(0, &+) } }
+    /// The largest per-CPU value. Python: `t.max(key)`.
+    public func max(_ key: Key) throws -> Value? { try lookup(key).flatMap { $0.max() } }
+    /// The sum over the number of possible CPUs. Python: `t.average(key)`.
+    public func average(_ key: Key) throws -> Double? { try sum(key).map { Double($0) / Double(CPUs.possible.count) } }
+}
+
+extension PerCPUArrayTable where Value: FixedWidthInteger {
+    /// Python: `t.sum(index)`.
+    public func sum(_ index: Int) throws -> Value? { try lookup(index).map { $0.reduce(0, &+) } }
+    /// Python: `t.max(index)`.
+    public func max(_ index: Int) throws -> Value? { try lookup(index).flatMap { $0.max() } }
+    /// Python: `t.average(index)`.
+    public func average(_ index: Int) throws -> Double? { try sum(index).map { Double($0) / Double(CPUs.possible.count) } }
+}
+
+// MARK: Queue / Stack
+
+/// A typed BPF_QUEUE / BPF_STACK. Python: `QueueStack`.
+public struct QueueStackTable<Value: BitwiseCopyable>: Sendable {
+    public let table: Table
+
+    init(_ table: Table) throws {
+        try TypedBytes.check(Value.self, "value", expected: table.leafSize, table: table, layout: table.leafType)
+        self.table = table
+    }
+
+    /// Python: `q.push(leaf, flags)`.
+    public func push(_ value: Value, flags: UpdateFlags = .any) throws {
+        try table.push(table.leafType.decode(TypedBytes.bytes(of: value, size: table.leafSize)), flags: flags)
+    }
+    /// Python: `q.pop()`; nil when empty.
+    public func pop() throws -> Value? { try table.pop().map { TypedBytes.load($0.bytes, as: Value.self) } }
+    /// Python: `q.peek()`; nil when empty.
+    public func peek() throws -> Value? { try table.peek().map { TypedBytes.load($0.bytes, as: Value.self) } }
+    /// Pops every element. Python: `q.values()`.
+    public func values() throws -> [Value] { try table.values().map { TypedBytes.load($0.bytes, as: Value.self) } }
+}
+
+// MARK: Opening
+
+extension BPF {
+    func typedTable(_ name: String, allowed: (TableKind) -> Bool, expected: String) throws -> Table {
+        let t = try table(name)
+        guard allowed(t.kind) else { throw BPFError.wrongTableKind(table: name, kind: "\(t.kind)", expected: expected) }
+        return t
+    }
+
+    /// A typed view of hash-like table `name` (Hash, LruHash, LpmTrie, HashOfMaps, StackTrace, ...),
+    /// checking `key` and `value` sizes against libbcc's.
+    /// Python: `b["name"]` (a `HashTable`); libbcc: `bpf_table_key_size`, `bpf_table_leaf_size`.
+    public func hashTable<K: BitwiseCopyable, V: BitwiseCopyable>(_ name: String, key: K.Type, value: V.Type) throws -> HashTable<K, V> {
+        try HashTable(typedTable(name, allowed: { !$0.isArrayLike && !$0.isPerCPU && ![.queue, .stack, .ringBuf].contains($0) },
+                                 expected: "hash-like table (Hash, LruHash, LpmTrie, HashOfMaps, StackTrace)"))
+    }
+
+    /// A typed view of array table `name` (Array, ProgArray, CgroupArray, DevMap, CpuMap, ArrayOfMaps, ...).
+    /// Python: `b["name"]` (an `Array`).
+    public func arrayTable<V: BitwiseCopyable>(_ name: String, value: V.Type) throws -> ArrayTable<V> {
+        try ArrayTable(typedTable(name, allowed: { $0.isArrayLike && !$0.isPerCPU },
+                                  expected: "array table (Array, ProgArray, CgroupArray, DevMap, CpuMap, ArrayOfMaps)"))
+    }
+
+    /// A typed view of per-CPU hash `name` (PerCpuHash, LruPerCpuHash). Python: `b["name"]` (a `PerCpuHash`).
+    public func perCPUHashTable<K: BitwiseCopyable, V: BitwiseCopyable>(_ name: String, key: K.Type, value: V.Type) throws -> PerCPUHashTable<K, V> {
+        try PerCPUHashTable(typedTable(name, allowed: { $0 == .perCPUHash || $0 == .lruPerCPUHash },
+                                       expected: "per-CPU hash (PerCpuHash, LruPerCpuHash)"))
+    }
+
+    /// A typed view of per-CPU array `name`. Python: `b["name"]` (a `PerCpuArray`).
+    public func perCPUArrayTable<V: BitwiseCopyable>(_ name: String, value: V.Type) throws -> PerCPUArrayTable<V> {
+        try PerCPUArrayTable(typedTable(name, allowed: { $0 == .perCPUArray }, expected: "PerCpuArray"))
+    }
+
+    /// A typed view of queue or stack `name`. Python: `b["name"]` (a `QueueStack`).
+    public func queueStackTable<V: BitwiseCopyable>(_ name: String, value: V.Type) throws -> QueueStackTable<V> {
+        try QueueStackTable(typedTable(name, allowed: { $0 == .queue || $0 == .stack }, expected: "QueueStack (BPF_QUEUE, BPF_STACK)"))
+    }
+}
