@@ -11,7 +11,14 @@ extension KernelSuite {
             TracePipeLock.acquire()
             let uid = UInt32.random(in: 42000...42999)
             let child = try Child(try examplePath("HelloLSM"), ["--uid", "\(uid)", "--count", "2"])
-            let deadline = Date().addingTimeInterval(30)
+            // Compiling against <linux/fs.h> takes long on a slow (emulated) machine: wait for
+            // the program to be loaded (libbcc may or may not strip the kfunc__ prefix).
+            #expect(eventually(timeout: 180) {
+                !child.process.isRunning || loadedProgramNames().contains {
+                    $0.hasPrefix("security_file") || $0.hasPrefix("kfunc__security")
+                }
+            }, "HelloLSM loaded no program; stderr: \(child.stderr)")
+            let deadline = Date().addingTimeInterval(60)
             while child.process.isRunning && Date() < deadline {
                 _ = try? runCommand("/usr/bin/setpriv", ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups",
                                                          "/bin/cat", "/etc/hostname"])
