@@ -6,6 +6,9 @@ let package = Package(
     products: [
         .library(name: "SwiftBCC", targets: ["SwiftBCC"]),
         .executable(name: "HelloWorld", targets: ["HelloWorld"]),
+        .executable(name: "StrlenCount", targets: ["StrlenCount"]),
+        .executable(name: "PacketCount", targets: ["PacketCount"]),
+        .executable(name: "HelloLSM", targets: ["HelloLSM"]),
         .executable(name: "HelloMap", targets: ["HelloMap"]),
         .executable(name: "HelloTail", targets: ["HelloTail"]),
         .executable(name: "BiteHist", targets: ["BiteHist"]),
@@ -33,6 +36,24 @@ let package = Package(
             dependencies: ["SwiftBCC", "ExampleSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Examples/HelloWorld"
+        ),
+        .executableTarget(
+            name: "StrlenCount",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/StrlenCount"
+        ),
+        .executableTarget(
+            name: "PacketCount",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/PacketCount"
+        ),
+        .executableTarget(
+            name: "HelloLSM",
+            dependencies: ["SwiftBCC", "ExampleSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Examples/HelloLSM"
         ),
         .executableTarget(
             name: "HelloMap",

@@ -134,8 +134,9 @@ extension BPF {
 
     /// Loads and attaches functions whose names say where they go, as Python's `_trace_autoload`:
     /// `kprobe__<fn>`, `kretprobe__<fn>` (syscall names fixed to this kernel's prefix),
-    /// `tracepoint__<category>__<event>` (what `TRACEPOINT_PROBE` defines) and
-    /// `raw_tracepoint__<tp>` (what `RAW_TRACEPOINT_PROBE` defines).
+    /// `tracepoint__<category>__<event>` (what `TRACEPOINT_PROBE` defines),
+    /// `raw_tracepoint__<tp>` (what `RAW_TRACEPOINT_PROBE` defines), `kfunc__<fn>` and
+    /// `kretfunc__<fn>` (`KFUNC_PROBE`, `KRETFUNC_PROBE`) and `lsm__<hook>` (`LSM_PROBE`).
     func autoAttach() throws {
         for name in functionNames {
             if name.hasPrefix("kprobe__") {
@@ -149,6 +150,12 @@ extension BPF {
                 try attachTracepoint(tp: String(tp), fnName: name)
             } else if name.hasPrefix("raw_tracepoint__") {
                 try attachRawTracepoint(tp: String(name.dropFirst("raw_tracepoint__".count)), fnName: name)
+            } else if name.hasPrefix("kfunc__") {
+                try attachKfunc(fnName: name)
+            } else if name.hasPrefix("kretfunc__") {
+                try attachKretfunc(fnName: name)
+            } else if name.hasPrefix("lsm__") {
+                try attachLSM(fnName: name)
             }
         }
     }

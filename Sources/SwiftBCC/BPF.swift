@@ -40,6 +40,20 @@ public final class BPF: @unchecked Sendable {
     var tracepointFDs: [String: Int32] = [:]
     /// raw tracepoint name -> link fd.
     var rawTracepointFDs: [String: Int32] = [:]
+    /// uprobe event name ("p_..." / "r_...") -> the attachment and its perf event fd.
+    var uprobes: [String: UprobeRecord] = [:]
+    /// (type, config) -> cpu -> perf event fd.
+    var perfEvents: [PerfEventKey: [Int32: Int32]] = [:]
+    /// Device name -> the XDP flags this BPF attached a program with.
+    var xdpDevices: [String: XDPFlags] = [:]
+    /// Raw sockets opened by `attachRawSocket`, closed at cleanup.
+    var rawSockets: [Int32] = []
+    /// USDT contexts compiled into this module, kept alive (their semaphores stay set) until cleanup.
+    var usdtContexts: [USDT] = []
+    /// kfunc (fentry), kretfunc (fexit) and LSM function name -> link fd.
+    var kfuncEntryFDs: [String: Int32] = [:]
+    var kfuncExitFDs: [String: Int32] = [:]
+    var lsmFDs: [String: Int32] = [:]
     var tracePipe: TracePipe?
     /// Tables opened through `table(_:)` / `b["name"]`.
     var tables: [String: Table] = [:]
@@ -54,14 +68,19 @@ public final class BPF: @unchecked Sendable {
     /// - Parameters:
     ///   - cflags: extra clang flags, e.g. `["-DMAX=10"]`.
     ///   - debug: `DEBUG_*` flags; their output goes to stderr.
+    ///   - usdtContexts: USDT contexts whose enabled probes the program handles: libbcc's
+    ///     argument readers (`bpf_usdt_readarg`) are prepended to `text` and the probes attached;
+    ///     with `attachUsdtIgnorePid`, in every process rather than the context's.
     /// - Throws: `BPFError.compileFailed` with clang's diagnostics,
     ///   `BPFError.kernelHeadersNotFound` when libbcc finds no kernel headers.
     ///
     /// Python: `BPF(text=..., cflags=[...], debug=0)`; libbcc: `bpf_module_create_c_from_string`.
     public convenience init(text: String, cflags: [String] = [], debug: DebugFlags = [],
-                            allowRlimit: Bool = true, device: String? = nil) throws {
+                            usdtContexts: [USDT] = [], allowRlimit: Bool = true, device: String? = nil,
+                            attachUsdtIgnorePid: Bool = false) throws {
         try self.init(compiling: text, sourceName: "<text>", cflags: cflags, debug: debug,
-                      allowRlimit: allowRlimit, device: device)
+                      allowRlimit: allowRlimit, device: device, usdtContexts: usdtContexts,
+                      attachUsdtIgnorePid: attachUsdtIgnorePid)
     }
 
     /// Compiles the C file at `srcFile`. A relative path that does not exist from the current
@@ -70,7 +89,8 @@ public final class BPF: @unchecked Sendable {
     ///
     /// Python: `BPF(src_file=..., hdr_file=..., cflags=[...], debug=0)`.
     public convenience init(srcFile: String, hdrFile: String? = nil, cflags: [String] = [],
-                            debug: DebugFlags = [], allowRlimit: Bool = true, device: String? = nil) throws {
+                            debug: DebugFlags = [], usdtContexts: [USDT] = [], allowRlimit: Bool = true,
+                            device: String? = nil, attachUsdtIgnorePid: Bool = false) throws {
         let path = try Self.findFile(srcFile)
         if let hdrFile { _ = try Self.findFile(hdrFile) }
         guard let text = FileIO.read(path) else {
@@ -78,15 +98,17 @@ public final class BPF: @unchecked Sendable {
         }
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         try self.init(compiling: text, sourceName: path, cflags: cflags + ["-iquote", dir.isEmpty ? "/" : dir],
-                      debug: debug, allowRlimit: allowRlimit, device: device)
+                      debug: debug, allowRlimit: allowRlimit, device: device, usdtContexts: usdtContexts,
+                      attachUsdtIgnorePid: attachUsdtIgnorePid)
     }
 
-    init(compiling text: String, sourceName: String, cflags: [String], debug: DebugFlags,
-         allowRlimit: Bool, device: String?) throws {
+    init(compiling programText: String, sourceName: String, cflags: [String], debug: DebugFlags,
+         allowRlimit: Bool, device: String?, usdtContexts: [USDT] = [], attachUsdtIgnorePid: Bool = false) throws {
         self.debug = debug
         self.sourceName = sourceName
         KernelInfo.warnOnceIfHeadersMismatch()
         StaleProbes.reap()
+        let text = try Self.prependingUSDTArguments(usdtContexts, to: programText)
         let (module, output) = StderrCapture.capture(includingStdout: true) {
             withCStringArray(cflags) { array, count in
                 bpf_module_create_c_from_string(text, debug.rawValue, array, count, allowRlimit, device)
@@ -105,6 +127,7 @@ public final class BPF: @unchecked Sendable {
         modulePointer = module
         Registry.add(self)
         do {
+            try attachUSDTProbes(usdtContexts, ignorePid: attachUsdtIgnorePid)
             try autoAttach()
         } catch {
             cleanup()
@@ -233,6 +256,11 @@ public final class BPF: @unchecked Sendable {
                 if parts.count == 2 { _ = StderrCapture.capture { bpf_detach_tracepoint(parts[0], parts[1]) } }
             }
             tracepointFDs.removeAll()
+            detachUprobesForCleanup()
+            detachKfuncsForCleanup()
+            closePerfEventsForCleanup()
+            removeXDPForCleanup()
+            closeRawSocketsForCleanup()
             for (_, fd) in rawTracepointFDs { Glibc.close(fd) }
             rawTracepointFDs.removeAll()
             eventReaders.close()
@@ -245,6 +273,7 @@ public final class BPF: @unchecked Sendable {
                 bpf_module_destroy(m)
                 modulePointer = nil
             }
+            usdtContexts.removeAll()
         }
         Registry.remove(self)
     }

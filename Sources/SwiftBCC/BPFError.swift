@@ -30,6 +30,19 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     case tracefsUnavailable(searched: [String])
     /// A tracepoint "category:event" that the kernel does not have.
     case tracepointNotFound(tracepoint: String)
+    /// A uprobe's binary: no library `lib<name>.so`, no executable `name` in `$PATH`, no such path.
+    case binaryNotFound(name: String, pid: Int32)
+    /// A binary has no symbol by this name (or none matching a regular expression).
+    case symbolNotFound(symbol: String, binary: String)
+    /// libbcc could not read the USDT probes of a process or binary.
+    case usdtContextFailed(target: String)
+    /// `enableProbe` named a probe the context's binaries do not have (or could not enable).
+    case usdtProbeNotFound(probe: String, target: String, available: [String], detail: String)
+    /// The kernel refused an operation although this process has the BPF capabilities: the
+    /// kernel (its configuration, lockdown, a security module or a sandbox) does not allow it.
+    case kernelRefused(operation: String, errno: Int32, detail: String, hint: String)
+    /// libbcc could not generate the USDT argument readers.
+    case usdtArgumentsFailed(detail: String)
     /// A blocking call (trace_pipe read, poll) returned because SIGINT or SIGTERM arrived.
     case interrupted(signal: Int32)
     /// The program declares no table with this name.
@@ -116,6 +129,35 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .tracepointNotFound(tp):
             return "Tracepoint \(tp) does not exist on this kernel; list them with BPF.getTracepoints(\".*\") "
                 + "or look in /sys/kernel/tracing/events."
+        case let .binaryNotFound(name, pid):
+            if name.contains("/") {
+                return "Binary \(name) does not exist; give the path of an executable or shared library."
+            }
+            return "Could not find library lib\(name).so\(pid > 0 ? " in process \(pid)" : " in ld.so.cache") "
+                + "nor an executable \(name) in PATH; give a full path, e.g. /usr/bin/\(name)."
+        case let .symbolNotFound(symbol, binary):
+            return "Could not determine the address of symbol \(symbol) in \(binary): it has no such function symbol; "
+                + "list them with BPF.getUserFunctions(\"\(binary)\", symRe: \".*\") or nm -D."
+        case let .usdtContextFailed(target):
+            return "USDT failed to instrument \(target): the process or binary does not exist or cannot be read; "
+                + "check the pid or path (list a binary's probes with tplist-bpfcc or readelf -n)."
+        case let .usdtProbeNotFound(probe, target, available, detail):
+            var s = "Failed to enable USDT probe \(probe) in \(target): "
+                + (available.isEmpty ? "it has no USDT probes (built without <sys/sdt.h> probes, or a runtime without --enable-dtrace)"
+                                     : "its probes are " + available.joined(separator: ", "))
+                + "; a probe with a semaphore can only be enabled for a pid (USDT(pid:))."
+            if !detail.isEmpty { s += "\n" + detail }
+            return s
+        case let .kernelRefused(operation, code, detail, hint):
+            var s = "The kernel refused to \(operation): \(errnoDescription(code)) (\(errnoName(code))), although this "
+                + "process has the privileges BPF needs (CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON); \(hint)."
+            if !detail.isEmpty { s += "\n" + detail.trimmingTrailingNewlines }
+            return s
+        case let .usdtArgumentsFailed(detail):
+            var s = "Cannot generate USDT probe arguments; a probe in a shared library with several locations needs "
+                + "a pid (USDT(pid:))."
+            if !detail.isEmpty { s += "\n" + detail }
+            return s
         case let .interrupted(signal):
             return "Interrupted by signal \(signal) (\(signal == 2 ? "SIGINT" : signal == 15 ? "SIGTERM" : "signal"))."
         case let .tableNotFound(name, available):

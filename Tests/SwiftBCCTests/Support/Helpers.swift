@@ -75,8 +75,10 @@ final class Child {
         try process.run()
     }
 
-    var stdout: String { (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "" }
-    var stderr: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
+    // Decoded leniently: a tracer's output may hold bytes that are not UTF-8 (StrlenCount
+    // prints the strings it saw as they are), and strict decoding would drop it all.
+    var stdout: String { (try? Data(contentsOf: stdoutURL)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
+    var stderr: String { (try? Data(contentsOf: stderrURL)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
     var stdoutLines: [String] { stdout.split(separator: "\n").map(String.init) }
 
     /// Waits for exit up to `timeout` seconds; kills the child and returns nil on timeout.

@@ -1,0 +1,249 @@
+internal import CBCC
+import Glibc
+
+/// Whether the kernel allows a kind of BPF program here, found by trying the real thing once,
+/// and why not. `reason` is what a skipped test or a tool's error message shows.
+public struct FeatureSupport: Sendable, CustomStringConvertible {
+    public let isSupported: Bool
+    /// What was tried and what happened: the kernel's refusal when unsupported.
+    public let reason: String
+    /// The error the probe got, when unsupported.
+    public let error: BPFError?
+
+    public var description: String { reason }
+}
+
+extension BPF {
+    /// `name` with `prefix`, unless it already starts with it. Python: `BPF.add_prefix(prefix, name)`.
+    public static func addPrefix(_ prefix: String, _ name: String) -> String {
+        name.hasPrefix(prefix) ? name : prefix + name
+    }
+
+    /// Runs `fnName` (prefixed `kfunc__` when it is not: what `KFUNC_PROBE(fn)` defines) at
+    /// the entry of the kernel function it names, through a BPF trampoline (fentry).
+    ///
+    /// When the kernel refuses the program although this process is privileged, the error is
+    /// `BPFError.kernelRefused`, saying what was refused; ``kfuncSupport`` probes the same.
+    ///
+    /// Python: `b.attach_kfunc(fn_name=)`; libbcc: `bcc_func_load` (TRACING, fentry), `bpf_attach_kfunc`.
+    public func attachKfunc(fnName: String) throws {
+        try attachTrampoline(Self.addPrefix("kfunc__", fnName), type: .tracing, kind: "kfunc")
+    }
+
+    /// Runs `fnName` (prefixed `kretfunc__`) when the kernel function it names returns (fexit).
+    /// Python: `b.attach_kretfunc(fn_name=)`; libbcc: `bpf_attach_kfunc`.
+    public func attachKretfunc(fnName: String) throws {
+        try attachTrampoline(Self.addPrefix("kretfunc__", fnName), type: .tracing, kind: "kretfunc")
+    }
+
+    /// Runs `fnName` (prefixed `lsm__`: what `LSM_PROBE(hook)` defines) at LSM hook `hook`; its
+    /// return value can deny the operation. Python: `b.attach_lsm(fn_name=)`; libbcc: `bpf_attach_lsm`.
+    public func attachLSM(fnName: String) throws {
+        try attachTrampoline(Self.addPrefix("lsm__", fnName), type: .lsm, kind: "LSM")
+    }
+
+    /// Python: `b.detach_kfunc(fn_name=)`.
+    public func detachKfunc(fnName: String) throws {
+        try detachTrampoline(Self.addPrefix("kfunc__", fnName), kind: "kfunc")
+    }
+
+    /// Python: `b.detach_kretfunc(fn_name=)`.
+    public func detachKretfunc(fnName: String) throws {
+        try detachTrampoline(Self.addPrefix("kretfunc__", fnName), kind: "kretfunc")
+    }
+
+    /// Python: `b.detach_lsm(fn_name=)`.
+    public func detachLSM(fnName: String) throws {
+        try detachTrampoline(Self.addPrefix("lsm__", fnName), kind: "LSM")
+    }
+
+    /// The number of kfunc, kretfunc and LSM programs this `BPF` has attached.
+    public var numOpenKfuncs: Int { lock.withLock { kfuncEntryFDs.count + kfuncExitFDs.count + lsmFDs.count } }
+
+    /// The kernel function (or LSM hook) a `kfunc__`/`kretfunc__`/`lsm__` function is for.
+    static func trampolineTarget(_ name: String) -> String {
+        for prefix in ["kfunc__", "kretfunc__", "lsm__"] where name.hasPrefix(prefix) {
+            let rest = String(name.dropFirst(prefix.count))
+            return rest.hasPrefix("vmlinux__") ? String(rest.dropFirst("vmlinux__".count)) : rest
+        }
+        return name
+    }
+
+    private func attachTrampoline(_ name: String, type: ProgramType, kind: String) throws {
+        let target = Self.trampolineTarget(name)
+        try lock.withLock {
+            let already = kind == "kfunc" ? kfuncEntryFDs[name] : kind == "kretfunc" ? kfuncExitFDs[name] : lsmFDs[name]
+            if already != nil { throw BPFError.alreadyAttached(kind: kind, target: name) }
+            let fn: Function
+            do {
+                fn = try loadFunction(name, type: type)
+            } catch let BPFError.loadFailed(function, _, code, log) {
+                throw Self.trampolineLoadError(function: function, kind: kind, target: target, errno: code, log: log)
+            }
+            let ((fd, err), output) = StderrCapture.capture { () -> (Int32, Int32) in
+                let fd = type == .lsm ? bpf_attach_lsm(fn.fd) : bpf_attach_kfunc(fn.fd)
+                return (fd, errno)
+            }
+            guard fd >= 0 else {
+                if functions.removeValue(forKey: FunctionKey(name: name, type: type)) != nil { Glibc.close(fn.fd) }
+                if (err == EPERM || err == EACCES) && Privileges.hasBPFCapabilities {
+                    throw BPFError.kernelRefused(operation: "attach \(kind) program \(name) to \(target)", errno: err,
+                                                 detail: output.text, hint: Self.trampolineHint(kind: kind))
+                }
+                if err == EPERM || err == EACCES {
+                    throw BPFError.permissionDenied(operation: "attaching \(kind) \(target)", errno: err)
+                }
+                throw BPFError.attachFailed(kind: kind, target: target, function: name, errno: err, detail: output.text,
+                                            hint: nil)
+            }
+            switch kind {
+            case "kfunc": kfuncEntryFDs[name] = fd
+            case "kretfunc": kfuncExitFDs[name] = fd
+            default: lsmFDs[name] = fd
+            }
+        }
+    }
+
+    static func trampolineHint(kind: String) -> String {
+        kind == "LSM"
+            ? "this kernel does not let BPF LSM programs run here (the \"bpf\" LSM is not active in the lsm= boot "
+                + "list, or lockdown, another security module or a sandbox forbids it)"
+            : "this kernel does not let BPF trampoline (fentry/fexit) programs run here (lockdown, a security "
+                + "module or a sandbox forbids them); use a tracepoint or raw tracepoint instead"
+    }
+
+    static func trampolineLoadError(function: String, kind: String, target: String, errno code: Int32, log: String) -> BPFError {
+        if log.contains("is not found in vmlinux BTF") || code == ESRCH {
+            return .attachFailed(kind: kind, target: target, function: function, errno: code, detail: log,
+                                 hint: "\(kind == "LSM" ? "bpf_lsm_" + target : target) is not a function in the kernel's BTF "
+                                    + "(/sys/kernel/btf/vmlinux): check the name (LSM hooks are named without the "
+                                    + "security_ prefix, e.g. file_permission)")
+        }
+        if (code == EPERM || code == EACCES) && Privileges.hasBPFCapabilities {
+            return .kernelRefused(operation: "load \(kind) program \(function) (for \(target))", errno: code,
+                                  detail: log, hint: trampolineHint(kind: kind))
+        }
+        if !bpf_has_kernel_btf() {
+            return .attachFailed(kind: kind, target: target, function: function, errno: code, detail: log,
+                                 hint: "this kernel has no BTF (/sys/kernel/btf/vmlinux), which \(kind) programs need")
+        }
+        return .loadFailed(function: function, type: kind == "LSM" ? .lsm : .tracing, errno: code, verifierLog: log)
+    }
+
+    private func detachTrampoline(_ name: String, kind: String) throws {
+        try lock.withLock {
+            let fd: Int32?
+            switch kind {
+            case "kfunc": fd = kfuncEntryFDs.removeValue(forKey: name)
+            case "kretfunc": fd = kfuncExitFDs.removeValue(forKey: name)
+            default: fd = lsmFDs.removeValue(forKey: name)
+            }
+            guard let fd else { throw BPFError.notAttached(kind: kind, target: name) }
+            Glibc.close(fd)
+        }
+    }
+
+    /// cleanup(): closes every kfunc, kretfunc and LSM link (called with the lock held).
+    func detachKfuncsForCleanup() {
+        for fd in kfuncEntryFDs.values { Glibc.close(fd) }
+        for fd in kfuncExitFDs.values { Glibc.close(fd) }
+        for fd in lsmFDs.values { Glibc.close(fd) }
+        kfuncEntryFDs.removeAll()
+        kfuncExitFDs.removeAll()
+        lsmFDs.removeAll()
+    }
+
+    // MARK: Feature probes
+
+    /// Can kfunc (fentry) programs be loaded and attached here? Tries one, on a kernel function
+    /// in BTF, once per process. Python's `support_kfunc()` only looks for a kernel symbol and
+    /// says yes on kernels that then refuse the program; this says what was refused.
+    public static var kfuncSupport: FeatureSupport { kfuncProbe }
+
+    /// Can LSM programs be loaded and attached here? Tries a `file_permission` hook that allows
+    /// everything, once per process.
+    public static var lsmSupport: FeatureSupport { lsmProbe }
+
+    /// Can raw tracepoint programs be attached here? Tries one on `sys_enter`, once per process.
+    public static var rawTracepointSupport: FeatureSupport { rawTracepointProbe }
+
+    /// Python: `BPF.support_kfunc()`, made true only when a kfunc really loads and attaches.
+    public static func supportKfunc() -> Bool { kfuncProbe.isSupported }
+
+    /// Python: `BPF.support_lsm()`, made true only when an LSM program really loads and attaches.
+    public static func supportLSM() -> Bool { lsmProbe.isSupported }
+
+    /// Python: `BPF.support_raw_tracepoint()`, made true only when a raw tracepoint really attaches.
+    public static func supportRawTracepoint() -> Bool { rawTracepointProbe.isSupported }
+
+    /// True when the kernel can attach raw tracepoints in modules (it has `bpf_trace_modules`).
+    /// Python: `BPF.support_raw_tracepoint_in_module()`.
+    public static func supportRawTracepointInModule() -> Bool { ksymname("bpf_trace_modules") != nil }
+
+    /// True when the kernel's BTF has struct `structName` with field `fieldName`.
+    /// Python: `BPF.kernel_struct_has_field(struct_name, field_name)`; libbcc: `kernel_struct_has_field`.
+    public static func kernelStructHasField(_ structName: String, _ fieldName: String) -> Bool {
+        kernel_struct_has_field(structName, fieldName) == 1
+    }
+
+    /// A kernel function in BTF to probe kfuncs with: one made for BPF tests, else a common one.
+    static var kfuncProbeTarget: String {
+        ["bpf_fentry_test1", "do_nanosleep", "vfs_read"].first { ksymname($0) != nil } ?? "vfs_read"
+    }
+
+    private static let kfuncProbe: FeatureSupport = probeFeature("kfunc on \(kfuncProbeTarget)") {
+        guard bpf_has_kernel_btf() else {
+            throw BPFError.attachFailed(kind: "kfunc", target: kfuncProbeTarget, function: "kfunc__\(kfuncProbeTarget)",
+                                        errno: 0, detail: "", hint: "this kernel has no BTF (/sys/kernel/btf/vmlinux)")
+        }
+        let b = try BPF(text: "KFUNC_PROBE(\(kfuncProbeTarget)) { return 0; }")
+        b.cleanup()
+    }
+
+    private static let lsmProbe: FeatureSupport = probeFeature("LSM program on file_permission") {
+        guard bpf_has_kernel_btf() else {
+            throw BPFError.attachFailed(kind: "LSM", target: "file_permission", function: "lsm__file_permission",
+                                        errno: 0, detail: "", hint: "this kernel has no BTF (/sys/kernel/btf/vmlinux)")
+        }
+        let b = try BPF(text: "struct file; LSM_PROBE(file_permission, struct file *file, int mask) { return 0; }")
+        b.cleanup()
+    }
+
+    private static let rawTracepointProbe: FeatureSupport = probeFeature("raw tracepoint on sys_enter") {
+        let b = try BPF(text: "RAW_TRACEPOINT_PROBE(sys_enter) { return 0; }")
+        b.cleanup()
+    }
+
+    private static func probeFeature(_ what: String, _ body: () throws -> Void) -> FeatureSupport {
+        do {
+            try body()
+            return FeatureSupport(isSupported: true, reason: "\(what) loads and attaches", error: nil)
+        } catch let error as BPFError {
+            return FeatureSupport(isSupported: false, reason: "\(what) failed: \(error)", error: error)
+        } catch {
+            return FeatureSupport(isSupported: false, reason: "\(what) failed: \(error)", error: nil)
+        }
+    }
+}
+
+/// This process's effective capabilities.
+enum Privileges {
+    /// Bits of CapEff in /proc/self/status.
+    static var effective: UInt64 {
+        guard let status = FileIO.read("/proc/self/status") else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("CapEff:") {
+            return UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: Character("\t")).trimmingCharacters(in: Character(" ")), radix: 16) ?? 0
+        }
+        return 0
+    }
+
+    static let capSysAdmin: UInt64 = 1 << 21
+    static let capPerfmon: UInt64 = 1 << 38
+    static let capBPF: UInt64 = 1 << 39
+
+    /// CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON: enough for any BPF program type.
+    static var hasBPFCapabilities: Bool {
+        let caps = effective
+        return caps & capSysAdmin != 0 || (caps & capBPF != 0 && caps & capPerfmon != 0)
+    }
+}

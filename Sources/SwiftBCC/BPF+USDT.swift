@@ -1,0 +1,26 @@
+internal import CBCC
+import Glibc
+
+extension BPF {
+    /// Prepends libbcc's USDT argument readers for `contexts` to `text` (Python does the same).
+    static func prependingUSDTArguments(_ contexts: [USDT], to text: String) throws -> String {
+        guard !contexts.isEmpty else { return text }
+        return try USDT.generateArguments(contexts) + text
+    }
+
+    /// Attaches a uprobe for every enabled location of every context, as Python's
+    /// `USDT.attach_uprobes`; with `ignorePid`, the probes fire in every process.
+    func attachUSDTProbes(_ contexts: [USDT], ignorePid: Bool) throws {
+        try lock.withLock {
+            for context in contexts {
+                for probe in context.enumerateActiveProbes() {
+                    let pid = ignorePid ? -1 : probe.pid
+                    let target = try Self.uprobeTarget(name: probe.binPath, sym: nil, addr: probe.address, pid: pid,
+                                                       symOff: 0, resolveIFUNC: false)
+                    try attachUprobeTarget(target, fnName: probe.fnName, pid: pid, isReturn: false)
+                }
+            }
+            usdtContexts += contexts
+        }
+    }
+}

@@ -1,0 +1,274 @@
+internal import CBCC
+import Glibc
+
+/// One uprobe or uretprobe a `BPF` attached: where it sits and how the target was resolved.
+public struct UprobeAttachment: Hashable, Sendable, CustomStringConvertible {
+    /// libbcc's event name, e.g. `p__usr_lib_x86_64_linux_gnu_libc_so_6_0x9f1c0` (`_<pid>` appended for a pid).
+    public let eventName: String
+    /// True for a uretprobe.
+    public let isReturn: Bool
+    /// The binary the probe is in (`/proc/<pid>/root/...` when attached for a pid).
+    public let path: String
+    /// The file offset the probe sits at.
+    public let offset: UInt64
+    /// The process the probe is limited to, or -1 for every process.
+    public let pid: Int32
+    /// The BPF function that runs.
+    public let fnName: String
+    /// The symbol asked for, if the probe was placed by symbol.
+    public let symbol: String?
+    /// Set when `symbol` is an IFUNC: how it was resolved to this CPU's implementation.
+    public let ifunc: IFUNCResolution?
+
+    public var description: String {
+        var s = "\(isReturn ? "uretprobe" : "uprobe") \(symbol ?? "0x" + String(offset, radix: 16)) in \(path) "
+            + "at file offset 0x\(String(offset, radix: 16))"
+        if pid >= 0 { s += " for pid \(pid)" }
+        s += " running \(fnName)"
+        if let ifunc { s += " (\(ifunc))" }
+        return s
+    }
+}
+
+/// A uprobe's attachment and its perf event fd.
+struct UprobeRecord {
+    let attachment: UprobeAttachment
+    let fd: Int32
+}
+
+extension BPF {
+    /// Default number of probes a regex attach may open, as Python's `_default_probe_limit`;
+    /// `BCC_PROBE_LIMIT` overrides it.
+    public static var probeLimit: Int {
+        if let env = getenv("BCC_PROBE_LIMIT"), let n = Int(String(cString: env)) { return n }
+        return 1000
+    }
+
+    static func checkProbeQuota(_ new: Int, open: Int) throws {
+        if open + new > probeLimit {
+            throw BPFError.invalidArgument("Attaching \(new) more probes would exceed the probe limit of \(probeLimit) "
+                + "(\(open) open); narrow the regular expression or raise BCC_PROBE_LIMIT.")
+        }
+    }
+
+    /// Python's `_get_uprobe_evname`: `<p|r>_<path with non-alphanumerics as _>_0x<offset>[_<pid>]`.
+    static func uprobeEventName(isReturn: Bool, path: String, offset: UInt64, pid: Int32) -> String {
+        let cleaned = String(path.map { c -> Character in
+            c.isASCII && (c.isLetter || c.isNumber || c == "_") ? c : "_"
+        })
+        var name = "\(isReturn ? "r" : "p")_\(cleaned)_0x\(String(offset, radix: 16))"
+        if pid != -1 { name += "_\(pid)" }
+        return name
+    }
+
+    /// Where a uprobe goes: module path, file offset, the symbol asked for and its IFUNC resolution.
+    struct UprobeTarget {
+        let path: String
+        let offset: UInt64
+        let symbol: String?
+        let ifunc: IFUNCResolution?
+    }
+
+    /// Resolves `name` + `sym` (or `addr`) + `symOff` to a file offset, as Python's
+    /// `_check_path_symbol`, and an IFUNC symbol to this CPU's implementation.
+    static func uprobeTarget(name: String, sym: String?, addr: UInt64?, pid: Int32, symOff: UInt64,
+                             resolveIFUNC: Bool = true) throws -> UprobeTarget {
+        if addr != nil && symOff != 0 {
+            throw BPFError.invalidArgument("symOff cannot be combined with addr: give the address of the instruction itself.")
+        }
+        let symbol = sym.flatMap { $0.isEmpty ? nil : $0 }
+        guard symbol != nil || addr != nil else {
+            throw BPFError.invalidArgument("A uprobe needs a symbol (sym:), a regular expression (symRe:) or an address (addr:) in \(name).")
+        }
+        let binary = try resolveBinary(name, pid: pid)
+        guard let (module, offset) = resolveSymbolOffset(path: binary, symbol: symbol, addr: addr ?? 0, pid: pid) else {
+            if let symbol { throw BPFError.symbolNotFound(symbol: symbol, binary: binary) }
+            throw BPFError.invalidArgument("Address 0x\(String(addr ?? 0, radix: 16)) is in no loadable segment of \(binary); "
+                + "give a virtual address as in the ELF file (nm/readelf), not a runtime address.")
+        }
+        var ifunc: IFUNCResolution?
+        var finalOffset = offset + symOff
+        if resolveIFUNC, let symbol, let resolver = ifuncResolverOffset(path: binary, symbol: symbol, pid: pid),
+           resolver == offset {
+            let r = Self.resolveIFUNC(path: binary, symbol: symbol, resolverOffset: offset)
+            ifunc = r
+            if let impl = r.implementationOffset {
+                finalOffset = impl + symOff
+            } else {
+                warnOnce("SwiftBCC warning: \(r)\n")
+            }
+        }
+        return UprobeTarget(path: module, offset: finalOffset, symbol: symbol, ifunc: ifunc)
+    }
+
+    /// Runs BPF function `fnName` (loaded as `.kprobe`) whenever a process executes function
+    /// `sym` (or address `addr`, plus `symOff` bytes) of binary `name`.
+    ///
+    /// - `name`: a library name (`"c"` finds libc through ld.so.cache), a path, or an
+    ///   executable in `$PATH`.
+    /// - `symRe`: attach to every function whose name matches this regular expression instead.
+    /// - `addr`: the ELF virtual address (non-PIE) or offset from the load address (PIE and
+    ///   libraries), in place of `sym`.
+    /// - `pid`: only in this process (-1: every process using the binary).
+    ///
+    /// An IFUNC symbol (glibc 2.36's `strlen`) is resolved to the implementation the dynamic
+    /// loader picks on this CPU, so the probe sees real calls; the attachment says so.
+    /// libbcc's `bpf_attach_uprobe` gets all its arguments (`ref_ctr_offset` 0, unlike Python: bcc#5236).
+    ///
+    /// Python: `b.attach_uprobe(name=, sym=, sym_re=, addr=, fn_name=, pid=-1, sym_off=0)`;
+    /// libbcc: `bcc_resolve_symname`, `bpf_attach_uprobe`.
+    @discardableResult
+    public func attachUprobe(name: String, sym: String? = nil, symRe: String? = nil, addr: UInt64? = nil,
+                             fnName: String, pid: Int32 = -1, symOff: UInt64 = 0) throws -> [UprobeAttachment] {
+        try attachUprobeCommon(name: name, sym: sym, symRe: symRe, addr: addr, fnName: fnName, pid: pid,
+                               symOff: symOff, isReturn: false)
+    }
+
+    /// Runs `fnName` whenever function `sym` (or `addr`, or every match of `symRe`) of binary
+    /// `name` returns. See ``attachUprobe(name:sym:symRe:addr:fnName:pid:symOff:)``.
+    ///
+    /// Python: `b.attach_uretprobe(name=, sym=, sym_re=, addr=, fn_name=, pid=-1)`; libbcc: `bpf_attach_uprobe`.
+    @discardableResult
+    public func attachUretprobe(name: String, sym: String? = nil, symRe: String? = nil, addr: UInt64? = nil,
+                                fnName: String, pid: Int32 = -1) throws -> [UprobeAttachment] {
+        try attachUprobeCommon(name: name, sym: sym, symRe: symRe, addr: addr, fnName: fnName, pid: pid,
+                               symOff: 0, isReturn: true)
+    }
+
+    private func attachUprobeCommon(name: String, sym: String?, symRe: String?, addr: UInt64?, fnName: String,
+                                    pid: Int32, symOff: UInt64, isReturn: Bool) throws -> [UprobeAttachment] {
+        if let symRe, !symRe.isEmpty {
+            let binary = try Self.resolveBinary(name, pid: pid)
+            let matches = try Self.getUserFunctionsAndAddresses(binary, symRe: symRe)
+            var byAddress: [UInt64: String] = [:]
+            for m in matches where byAddress[m.address] == nil { byAddress[m.address] = m.name }
+            guard !byAddress.isEmpty else {
+                throw BPFError.symbolNotFound(symbol: "matching /\(symRe)/", binary: binary)
+            }
+            return try lock.withLock {
+                try Self.checkProbeQuota(byAddress.count, open: uprobes.count + kprobeFDs.count)
+                var done: [UprobeAttachment] = []
+                do {
+                    for (_, symbol) in byAddress.sorted(by: { $0.key < $1.key }) {
+                        // By name, so that an IFUNC among the matches is resolved too.
+                        let target = try Self.uprobeTarget(name: binary, sym: symbol, addr: nil, pid: pid, symOff: 0)
+                        done.append(try attachUprobeTarget(target, fnName: fnName, pid: pid, isReturn: isReturn))
+                    }
+                } catch {
+                    for a in done { try? detachUprobeEvent(a.eventName) }
+                    throw error
+                }
+                return done
+            }
+        }
+        let target = try Self.uprobeTarget(name: name, sym: sym, addr: addr, pid: pid, symOff: symOff)
+        return [try attachUprobeTarget(target, fnName: fnName, pid: pid, isReturn: isReturn)]
+    }
+
+    @discardableResult
+    func attachUprobeTarget(_ target: UprobeTarget, fnName: String, pid: Int32, isReturn: Bool,
+                            refCtrOffset: UInt32 = 0) throws -> UprobeAttachment {
+        let kind = isReturn ? "uretprobe" : "uprobe"
+        let evName = Self.uprobeEventName(isReturn: isReturn, path: target.path, offset: target.offset, pid: pid)
+        let what = (target.symbol ?? "0x" + String(target.offset, radix: 16)) + " in " + target.path
+        return try lock.withLock {
+            if uprobes[evName] != nil { throw BPFError.alreadyAttached(kind: kind, target: what) }
+            return try withFunction(fnName, type: .kprobe) { fn in
+                let ((fd, err), output) = StderrCapture.capture { () -> (Int32, Int32) in
+                    let fd = bpf_attach_uprobe(fn.fd, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, evName,
+                                               target.path, target.offset, pid, refCtrOffset)
+                    return (fd, errno)
+                }
+                guard fd >= 0 else {
+                    if !KernelInfo.hasUprobes {
+                        throw BPFError.attachFailed(kind: kind, target: what, function: fnName, errno: err, detail: output.text,
+                                                    hint: "this kernel has no uprobe support (CONFIG_UPROBE_EVENTS is off)")
+                    }
+                    if err == EPERM || err == EACCES {
+                        throw BPFError.permissionDenied(operation: "attaching \(kind) \(what)", errno: err)
+                    }
+                    let hint: String? = switch err {
+                    case ESRCH: "process \(pid) does not exist"
+                    case ENOENT: "\(target.path) does not exist (for a pid, inside that process's root)"
+                    case EINVAL: "offset 0x\(String(target.offset, radix: 16)) is not an instruction of \(target.path)"
+                    default: nil
+                    }
+                    throw BPFError.attachFailed(kind: kind, target: what, function: fnName, errno: err,
+                                                detail: output.text, hint: hint)
+                }
+                let attachment = UprobeAttachment(eventName: evName, isReturn: isReturn, path: target.path,
+                                                  offset: target.offset, pid: pid, fnName: fnName,
+                                                  symbol: target.symbol, ifunc: target.ifunc)
+                uprobes[evName] = UprobeRecord(attachment: attachment, fd: fd)
+                return attachment
+            }
+        }
+    }
+
+    /// Detaches the uprobe on `sym` (or `addr`) of `name`, resolved as when attaching.
+    /// Python: `b.detach_uprobe(name=, sym=, addr=, pid=-1, sym_off=0)`; libbcc: `bpf_detach_uprobe`.
+    public func detachUprobe(name: String, sym: String? = nil, addr: UInt64? = nil, pid: Int32 = -1,
+                             symOff: UInt64 = 0) throws {
+        let t = try Self.uprobeTarget(name: name, sym: sym, addr: addr, pid: pid, symOff: symOff)
+        try detachUprobeEvent(Self.uprobeEventName(isReturn: false, path: t.path, offset: t.offset, pid: pid),
+                              what: (sym ?? "0x" + String(t.offset, radix: 16)) + " in " + t.path)
+    }
+
+    /// Detaches the uretprobe on `sym` (or `addr`) of `name`.
+    /// Python: `b.detach_uretprobe(name=, sym=, addr=, pid=-1)`; libbcc: `bpf_detach_uprobe`.
+    public func detachUretprobe(name: String, sym: String? = nil, addr: UInt64? = nil, pid: Int32 = -1) throws {
+        let t = try Self.uprobeTarget(name: name, sym: sym, addr: addr, pid: pid, symOff: 0)
+        try detachUprobeEvent(Self.uprobeEventName(isReturn: true, path: t.path, offset: t.offset, pid: pid),
+                              what: (sym ?? "0x" + String(t.offset, radix: 16)) + " in " + t.path)
+    }
+
+    /// Detaches the uprobe with libbcc event name `eventName` (see ``UprobeAttachment/eventName``).
+    /// Python: `b.detach_uprobe_event(ev_name)`.
+    public func detachUprobeEvent(_ eventName: String) throws {
+        try detachUprobeEvent(eventName, what: eventName)
+    }
+
+    private func detachUprobeEvent(_ eventName: String, what: String) throws {
+        try lock.withLock {
+            guard let record = uprobes.removeValue(forKey: eventName) else {
+                throw BPFError.notAttached(kind: eventName.hasPrefix("r_") ? "uretprobe" : "uprobe", target: what)
+            }
+            _ = bpf_close_perf_event_fd(record.fd)
+            let (res, output) = StderrCapture.capture { () -> (Int32, Int32) in
+                let r = bpf_detach_uprobe(eventName)
+                return (r, errno)
+            }
+            if res.0 < 0 {
+                throw BPFError.systemCall(name: "bpf_detach_uprobe(\(eventName))", errno: res.1, detail: output.text)
+            }
+        }
+    }
+
+    /// Every uprobe and uretprobe this `BPF` has attached, by event name.
+    public var uprobeAttachments: [UprobeAttachment] {
+        lock.withLock { uprobes.values.map(\.attachment).sorted { $0.eventName < $1.eventName } }
+    }
+
+    /// The number of uprobes and uretprobes this `BPF` has open. Python: `b.num_open_uprobes()`.
+    public var numOpenUprobes: Int { lock.withLock { uprobes.count } }
+
+    /// cleanup(): closes every uprobe (called with the lock held).
+    func detachUprobesForCleanup() {
+        for (ev, record) in uprobes {
+            _ = bpf_close_perf_event_fd(record.fd)
+            _ = StderrCapture.capture { bpf_detach_uprobe(ev) }
+        }
+        uprobes.removeAll()
+    }
+}
+
+private let warnLock = Lock()
+nonisolated(unsafe) private var warned: Set<String> = []
+
+/// Prints `message` on stderr once per process.
+func warnOnce(_ message: String) {
+    warnLock.withLock {
+        guard warned.insert(message).inserted else { return }
+        _ = message.withCString { write(2, $0, strlen($0)) }
+    }
+}

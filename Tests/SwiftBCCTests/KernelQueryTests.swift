@@ -1,0 +1,110 @@
+import Foundation
+import Glibc
+@testable import SwiftBCC
+import Testing
+
+@Suite("Kernel queries")
+struct KernelQueryTests {
+    /// Text symbols of /proc/kallsyms, read independently of SwiftBCC.
+    static func kallsymsText() throws -> [(type: Character, name: String)] {
+        // Read to EOF: /proc files report size 0.
+        let handle = try #require(FileHandle(forReadingAtPath: "/proc/kallsyms"))
+        let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        // Without the init section (freed after boot), which Python skips too.
+        let lines = text.split(separator: "\n")
+        let initBegin = lines.firstIndex { $0.hasSuffix(" __init_begin") }
+        let initEnd = lines.firstIndex { $0.hasSuffix(" __init_end") }
+        return lines.enumerated().compactMap { i, line in
+            if let b = initBegin, i >= b, i <= (initEnd ?? lines.count) { return nil }
+            let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard f.count >= 3, let t = f[1].first else { return nil }
+            return (t, String(f[2]))
+        }
+    }
+
+    @Test("getKprobeFunctions: kallsyms text symbols matching from the start, filtered as Python does")
+    func kprobeFunctions() throws {
+        let found = try BPF.getKprobeFunctions("vfs_")
+        let syms = try Self.kallsymsText()
+        let traceable = BPF.availableFilterFunctions()
+        let blacklist = BPF.kprobeBlacklist()
+        let expected = Set(syms.filter { "tTwW".contains($0.type) && $0.name.hasPrefix("vfs_")
+                && !$0.name.contains(".cold") && !blacklist.contains($0.name)
+                && (traceable?.contains($0.name) ?? true) }.map(\.name))
+        #expect(!found.isEmpty)
+        #expect(found == expected, "extra: \(found.subtracting(expected).sorted()), missing: \(expected.subtracting(found).sorted())")
+        #expect(found.contains("vfs_read"))
+        // re.match anchors at the start only: "read$" matches nothing that does not start so.
+        #expect(try BPF.getKprobeFunctions("read$").allSatisfy { $0 == "read" || $0.hasPrefix("read") })
+        #expect(try BPF.getKprobeFunctions("vfs_read$") == ["vfs_read"])
+        // perf functions are never offered.
+        #expect(try BPF.getKprobeFunctions("perf_").isEmpty)
+        #expect(try BPF.getKprobeFunctions(".*").allSatisfy { !$0.hasPrefix("__perf") && !$0.hasPrefix("_kbl_addr_") })
+        #expect(throws: BPFError.self) { try BPF.getKprobeFunctions("(") }
+    }
+
+    @Test("a missing kprobe blacklist counts as empty (Python raises)")
+    func missingBlacklist() throws {
+        if !FileManager.default.fileExists(atPath: BPF.kprobeBlacklistPath) {
+            #expect(BPF.kprobeBlacklist().isEmpty)
+            #expect(try !BPF.getKprobeFunctions("do_sys_").isEmpty)
+        } else {
+            let lines = try String(contentsOfFile: BPF.kprobeBlacklistPath, encoding: .utf8).split(separator: "\n")
+            #expect(BPF.kprobeBlacklist().count <= lines.count)
+        }
+    }
+
+    @Test(".cold clones are recognised as Python's regex does")
+    func coldClones() {
+        #expect(BPF.isColdClone("foo.cold"))
+        #expect(BPF.isColdClone("foo.cold.12"))
+        #expect(!BPF.isColdClone("foo.cold.x"))
+        #expect(!BPF.isColdClone("foo.colder"))
+        #expect(!BPF.isColdClone("cold_start"))
+    }
+
+    @Test("getTracepoints and tracepointExists agree with tracefs's events directory")
+    func tracepointsMatchTracefs() throws {
+        let root = try #require(Tracefs.root)
+        let dir = root + "/events/syscalls"
+        let events = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("sys_enter_") }
+        let tps = try BPF.getTracepoints("syscalls:sys_enter_")
+        #expect(Set(tps) == Set(events.map { "syscalls:" + $0 }))
+        for e in events.prefix(20) { #expect(BPF.tracepointExists(category: "syscalls", event: e)) }
+        #expect(!BPF.tracepointExists(category: "syscalls", event: "sys_enter_nosuchcall"))
+        #expect(!BPF.tracepointExists(category: "nosuchcategory", event: "x"))
+    }
+}
+
+extension KernelSuite {
+    @Suite("Kprobes by regex", .requiresBPF)
+    struct KprobeRegexTests {
+        static let program = "int on_any(void *ctx) { return 0; }"
+
+        @Test("attachKprobe(eventRe:) without kprobes throws .kprobesUnavailable", .requiresNoKprobes)
+        func noKprobes() throws {
+            let b = try BPF(text: Self.program)
+            defer { b.cleanup() }
+            #expect {
+                try b.attachKprobe(eventRe: "vfs_read$", fnName: "on_any")
+            } throws: { error in
+                guard case BPFError.kprobesUnavailable(event: "vfs_read", _, _) = error else { return false }
+                return true
+            }
+            #expect(b.numOpenKprobes == 0)
+            #expect(throws: BPFError.self) { try b.attachKprobe(eventRe: "no_such_kernel_function_xyz", fnName: "on_any") }
+        }
+
+        @Test("attachKprobe(eventRe:) and attachKretprobe(eventRe:) attach every match", .requiresKprobes)
+        func withKprobes() throws {
+            let b = try BPF(text: Self.program)
+            defer { b.cleanup() }
+            let attached = try b.attachKprobe(eventRe: "vfs_(read|write)$", fnName: "on_any")
+            #expect(Set(attached) == ["vfs_read", "vfs_write"])
+            #expect(b.numOpenKprobes == 2)
+            let ret = try b.attachKretprobe(eventRe: "vfs_read$", fnName: "on_any")
+            #expect(ret == ["vfs_read"])
+            #expect(b.numOpenKprobes == 3)
+        }
+    }
+}

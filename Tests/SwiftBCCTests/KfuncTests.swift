@@ -1,0 +1,111 @@
+import Foundation
+import Glibc
+@testable import SwiftBCC
+import Testing
+
+extension KernelSuite {
+    @Suite("kfunc and LSM", .requiresBPF)
+    struct KfuncTests {
+        let tgid = getpid()
+
+        @Test("feature probes try the real thing and say what happened")
+        func featureProbes() throws {
+            #expect(BPF.supportRawTracepoint())
+            #expect(BPF.rawTracepointSupport.reason == "raw tracepoint on sys_enter loads and attaches")
+            for support in [BPF.kfuncSupport, BPF.lsmSupport] {
+                if support.isSupported {
+                    #expect(support.reason.hasSuffix("loads and attaches"))
+                    #expect(support.error == nil)
+                } else {
+                    // The reason is the error: what was refused, and the errno.
+                    let error = try #require(support.error, "\(support.reason)")
+                    #expect(support.reason.contains("\(error)"))
+                    if case let .kernelRefused(operation, code, _, _) = error {
+                        #expect(operation.hasPrefix("load ") || operation.hasPrefix("attach "))
+                        #expect(support.reason.contains(errnoName(code)))
+                    }
+                }
+            }
+            #expect(BPF.supportKfunc() == BPF.kfuncSupport.isSupported)
+            #expect(BPF.supportLSM() == BPF.lsmSupport.isSupported)
+            #expect(BPF.addPrefix("kfunc__", "vfs_read") == "kfunc__vfs_read")
+            #expect(BPF.addPrefix("kfunc__", "kfunc__vfs_read") == "kfunc__vfs_read")
+            #expect(BPF.trampolineTarget("kfunc__vmlinux__vfs_read") == "vfs_read")
+            #expect(BPF.trampolineTarget("lsm__file_open") == "file_open")
+        }
+
+        @Test("where the kernel refuses kfuncs, attaching one says what the kernel refused", .requiresNoKfunc)
+        func refusedKfunc() throws {
+            let target = BPF.kfuncProbeTarget
+            #expect {
+                try BPF(text: "KFUNC_PROBE(\(target)) { return 0; }")
+            } throws: { error in
+                guard let e = error as? BPFError else { return false }
+                let text = "\(e)"
+                if case .kernelRefused = e {
+                    return text.contains("The kernel refused to load kfunc program kfunc__\(target)")
+                        && text.contains("although this process has the privileges")
+                }
+                return text.contains("kfunc")
+            }
+            #expect(!loadedProgramNames().contains(KernelObjects.programName(forFunction: "kfunc__\(target)")))
+        }
+
+        @Test("kfunc and kretfunc count vfs_read calls of this process; auto-attach and detach", .requiresKfunc)
+        func kfuncCounts() throws {
+            let b = try BPF(text: """
+                BPF_ARRAY(counts, u64, 2);
+                static void add(int i) { u64 *p = counts.lookup(&i); if (p) __sync_fetch_and_add(p, 1); }
+                KFUNC_PROBE(vfs_read) {
+                    if ((bpf_get_current_pid_tgid() >> 32) == \(tgid)) add(0);
+                    return 0;
+                }
+                KRETFUNC_PROBE(vfs_read) {
+                    if ((bpf_get_current_pid_tgid() >> 32) == \(tgid)) add(1);
+                    return 0;
+                }
+                """)
+            defer { b.cleanup() }
+            #expect(b.numOpenKfuncs == 2)
+            func readSomething() {
+                let fd = open("/etc/hostname", O_RDONLY)
+                var buf = [UInt8](repeating: 0, count: 64)
+                _ = read(fd, &buf, buf.count)
+                close(fd)
+            }
+            for _ in 0..<3 { readSomething() }
+            let counts = try b["counts"]
+            #expect(try counts.u64(at: 0) >= 3)
+            #expect(try counts.u64(at: 1) >= 3)
+            try b.detachKfunc(fnName: "vfs_read")
+            try b.detachKretfunc(fnName: "kretfunc__vfs_read")
+            #expect(b.numOpenKfuncs == 0)
+            let frozen = try counts.u64(at: 0)
+            readSomething()
+            #expect(try counts.u64(at: 0) == frozen)
+            #expect(throws: BPFError.notAttached(kind: "kfunc", target: "kfunc__vfs_read")) {
+                try b.detachKfunc(fnName: "vfs_read")
+            }
+        }
+
+        @Test("LSM_PROBE on file_permission sees this process's reads", .requiresLSM)
+        func lsmCounts() throws {
+            let b = try BPF(text: """
+                struct file;
+                BPF_ARRAY(counts, u64, 1);
+                LSM_PROBE(file_permission, struct file *file, int mask) {
+                    if ((bpf_get_current_pid_tgid() >> 32) == \(tgid)) {
+                        int k = 0; u64 *p = counts.lookup(&k); if (p) __sync_fetch_and_add(p, 1);
+                    }
+                    return 0;
+                }
+                """)
+            defer { b.cleanup() }
+            #expect(b.numOpenKfuncs == 1)
+            _ = FileManager.default.contents(atPath: "/etc/hostname")
+            #expect(try b["counts"].u64(at: 0) > 0)
+            try b.detachLSM(fnName: "file_permission")
+            #expect(b.numOpenKfuncs == 0)
+        }
+    }
+}
