@@ -10,8 +10,6 @@ import Glibc
 /// counter itself calls none of the counted functions inside its window.
 final class CallCounter {
     let bpf: BPF
-    private var events: [String] = []
-    private var fds: [Int32] = []
     private let armedFD: Int32
     private let countsFD: Int32
     /// The counted functions, in slot order.
@@ -37,25 +35,7 @@ final class CallCounter {
         armedFD = try bpf["armed"].fd
         countsFD = try bpf["counts"].fd
         for (i, s) in symbols.enumerated() {
-            var sym = bcc_symbol()
-            var opts = bcc_symbol_option(use_debug_file: 0, check_debug_file_crc: 0, lazy_symbolize: 1,
-                                         use_symbol_type: UInt32((1 << 2) | (1 << 10)))   // STT_FUNC | STT_GNU_IFUNC
-            guard bcc_resolve_symname(s.library, s.symbol, 0, getpid(), &opts, &sym) == 0 else {
-                throw BPFError.invalidArgument("cannot resolve \(s.symbol) in \(s.library)")
-            }
-            let module = String(cString: sym.module)
-            let fn = try bpf.loadFunction("count_\(i)", type: .kprobe)
-            let ev = "p_swiftbcc_count_\(getpid())_\(i)"
-            let (fd, output) = StderrCapture.capture {
-                bpf_attach_uprobe(fn.fd, BPF_PROBE_ENTRY, ev, module, sym.offset, getpid(), 0)
-            }
-            bcc_procutils_free(sym.module)
-            guard fd >= 0 else {
-                throw BPFError.attachFailed(kind: "uprobe", target: "\(module):\(s.symbol)", function: fn.name,
-                                            errno: 0, detail: output.text, hint: nil)
-            }
-            events.append(ev)
-            fds.append(fd)
+            _ = try bpf.attachUprobe(name: s.library, sym: s.symbol, fnName: "count_\(i)", pid: getpid())
         }
     }
 
@@ -94,8 +74,6 @@ final class CallCounter {
     }
 
     deinit {
-        for fd in fds { _ = bpf_close_perf_event_fd(fd) }
-        for ev in events { _ = StderrCapture.capture { bpf_detach_uprobe(ev) } }
         bpf.cleanup()
     }
 }

@@ -49,17 +49,6 @@ enum Probe {
         }
     }()
 
-    /// Can this process attach a uprobe (to libc's getpid)?
-    static let uprobes: Result = {
-        guard bpf.ok else { return Result(ok: false, reason: bpf.reason) }
-        do {
-            _ = try CallCounter(thread: 0, symbols: [("c", "getpid")])
-            return Result(ok: true, reason: "uprobes attach")
-        } catch {
-            return Result(ok: false, reason: "this kernel cannot attach uprobes: \(error)")
-        }
-    }()
-
     /// Are the headers libbcc will use the running kernel's own?
     static let exactHeaders: Result = {
         guard let dir = KernelInfo.headersDirectory else {
@@ -73,11 +62,6 @@ enum Probe {
 }
 
 extension Trait where Self == ConditionTrait {
-    /// Runs only where uprobes attach; skipped with the probe's reason elsewhere.
-    static var requiresUprobes: Self {
-        .enabled("needs uprobes: \(Probe.uprobes.reason)") { Probe.uprobes.ok }
-    }
-
     /// Runs only where BPF ring buffers work; skipped with the probe's reason elsewhere.
     static var requiresRingBuffers: Self {
         .enabled("needs ring buffers: \(Probe.ringBuffers.reason)") { Probe.ringBuffers.ok }
