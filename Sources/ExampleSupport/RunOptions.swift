@@ -128,3 +128,15 @@ public func ljust(_ s: String, _ width: Int) -> String {
 public func rjust(_ s: String, _ width: Int) -> String {
     s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
 }
+
+/// Attaches `fnName` as a kprobe on `event`, as the Python originals do; on a kernel without
+/// kprobes it says so in one stderr line and attaches the function to the tracepoint the
+/// error names instead (e.g. `syscalls:sys_enter_clone` for `__x64_sys_clone`).
+public func attachKprobeOrTracepoint(_ b: BPF, event: String, fnName: String, example: String) throws {
+    do {
+        try b.attachKprobe(event: event, fnName: fnName)
+    } catch BPFError.kprobesUnavailable(_, _, let tracepoint?) {
+        warn("\(example): this kernel has no kprobes; attaching \(fnName) to the tracepoint \(tracepoint) instead of \(event)")
+        try b.attachTracepoint(tp: tracepoint, fnName: fnName)
+    }
+}

@@ -91,10 +91,17 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
                 + "; check the function name."
         case let .loadFailed(function, type, code, log):
             var s = "Failed to load BPF program \(function) as \(type): \(errnoDescription(code)) (\(errnoName(code)))"
-            if code == EPERM && log.isEmpty {
+            // libbcc's own first line ("bpf: Failed to load program: ...") is not a verifier log.
+            let hasVerifierLog = log.split(separator: "\n").contains {
+                !$0.isEmpty && !$0.hasPrefix("bpf: Failed to load program")
+            }
+            if code == EPERM && !hasVerifierLog {
                 s += "; need super-user privileges (CAP_BPF and CAP_PERFMON, or root) to run"
-            } else {
+            } else if hasVerifierLog {
                 s += "; the verifier's log follows"
+            } else {
+                s += "; the kernel gave no verifier log: check that the program type suits the function "
+                    + "(some types need an attach type or an attach target)"
             }
             s += "."
             if !log.isEmpty { s += "\n" + log.trimmingTrailingNewlines }

@@ -58,12 +58,7 @@ struct HelloBuffer: ParsableCommand {
         """#
         let b = try BPF(text: program)
         let syscall = b.getSyscallFnName("execve")
-        do {
-            try b.attachKprobe(event: syscall, fnName: "hello")
-        } catch BPFError.kprobesUnavailable(_, _, let tracepoint?) {
-            warn("HelloBuffer: this kernel has no kprobes; attaching hello to the tracepoint \(tracepoint) instead of \(syscall)")
-            try b.attachTracepoint(tp: tracepoint, fnName: "hello")
-        }
+        try attachKprobeOrTracepoint(b, event: syscall, fnName: "hello", example: "HelloBuffer")
         let run = limits.start()
         try b["output"].openPerfBuffer(of: Data.self) { _, data in
             guard !run.isDone else { return }

@@ -53,12 +53,7 @@ struct HelloMap: ParsableCommand {
         """#
         let b = try BPF(text: program)
         let clone = b.getSyscallFnName("clone")
-        do {
-            try b.attachKprobe(event: clone, fnName: "hello_world")
-        } catch BPFError.kprobesUnavailable(_, _, let tracepoint?) {
-            warn("HelloMap: this kernel has no kprobes; attaching hello_world to the tracepoint \(tracepoint) instead of \(clone)")
-            try b.attachTracepoint(tp: tracepoint, fnName: "hello_world")
-        }
+        try attachKprobeOrTracepoint(b, event: clone, fnName: "hello_world", example: "HelloMap")
         // BPF_HASH(clones) is a u64 -> u64 hash: a typed view checks that against libbcc.
         let clones = try b.hashTable("clones", key: UInt64.self, value: UInt64.self)
         let run = limits.start()

@@ -58,12 +58,7 @@ struct HelloPerfOutput: ParsableCommand {
         """#
         let b = try BPF(text: prog)
         let syscall = b.getSyscallFnName("clone")
-        do {
-            try b.attachKprobe(event: syscall, fnName: "hello")
-        } catch BPFError.kprobesUnavailable(_, _, let tracepoint?) {
-            warn("HelloPerfOutput: this kernel has no kprobes; attaching hello to the tracepoint \(tracepoint) instead of \(syscall)")
-            try b.attachTracepoint(tp: tracepoint, fnName: "hello")
-        }
+        try attachKprobeOrTracepoint(b, event: syscall, fnName: "hello", example: "HelloPerfOutput")
 
         print("\(ljust("TIME(s)", 18)) \(ljust("COMM", 16)) \(ljust("PID", 6)) MESSAGE")
         let run = limits.start()
