@@ -12,12 +12,11 @@ extension KernelSuite {
             let uid = UInt32.random(in: 42000...42999)
             let child = try Child(try examplePath("HelloLSM"), ["--uid", "\(uid)", "--count", "2"])
             // Compiling against <linux/fs.h> takes long on a slow (emulated) machine: wait for
-            // the program to be loaded (libbcc may or may not strip the kfunc__ prefix).
+            // the program to be loaded.
+            let name = KernelObjects.programName(forFunction: "kfunc__security_file_permission")
             #expect(eventually(timeout: 180) {
-                !child.process.isRunning || loadedProgramNames().contains {
-                    $0.hasPrefix("security_file") || $0.hasPrefix("kfunc__security")
-                }
-            }, "HelloLSM loaded no program; stderr: \(child.stderr)")
+                !child.process.isRunning || loadedProgramNames().contains(name)
+            }, "HelloLSM loaded no program \(name); stderr: \(child.stderr)")
             let deadline = Date().addingTimeInterval(60)
             while child.process.isRunning && Date() < deadline {
                 _ = try? runCommand("/usr/bin/setpriv", ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups",

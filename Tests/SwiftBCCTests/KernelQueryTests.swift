@@ -54,6 +54,20 @@ struct KernelQueryTests {
         }
     }
 
+    @Test("programName drops the prefixes libbcc 0.26 drops (one only) and keeps 15 bytes")
+    func programNames() {
+        let cases = [
+            "kprobe__vfs_read": "vfs_read", "kretprobe__vfs_read": "vfs_read",
+            "tracepoint__syscalls__sys_enter_getpid": "syscalls__sys_e", "raw_tracepoint__sys_enter": "sys_enter",
+            "kfunc__vfs_read": "vfs_read", "kretfunc__vfs_read": "vfs_read", "kmod_ret__do_x": "do_x",
+            "lsm__file_open": "file_open", "bpf_iter__task": "task", "kfunc__kretfunc__x": "kretfunc__x",
+            "hello": "hello", "hello_kprobe__x": "hello_kprobe__x", "a_rather_long_function_name": "a_rather_long_f",
+        ]
+        for (function, name) in cases {
+            #expect(KernelObjects.programName(forFunction: function) == name, "\(function)")
+        }
+    }
+
     @Test(".cold clones are recognised as Python's regex does")
     func coldClones() {
         #expect(BPF.isColdClone("foo.cold"))

@@ -37,18 +37,29 @@ extension KernelSuite {
         @Test("where the kernel refuses kfuncs, attaching one says what the kernel refused", .requiresNoKfunc)
         func refusedKfunc() throws {
             let target = BPF.kfuncProbeTarget
+            let function = "kfunc__\(target)"
+            let programName = KernelObjects.programName(forFunction: function)
+            #expect(programName == String(target.prefix(15)))
+            let before = loadedProgramNames().filter { $0 == programName }.count
+            // The refusal the feature probe saw: the attach must fail with the same case, for
+            // this function and target.
+            let probed = try #require(BPF.kfuncSupport.error, "\(BPF.kfuncSupport.reason)")
             #expect {
                 try BPF(text: "KFUNC_PROBE(\(target)) { return 0; }")
             } throws: { error in
-                guard let e = error as? BPFError else { return false }
-                let text = "\(e)"
-                if case .kernelRefused = e {
-                    return text.contains("The kernel refused to load kfunc program kfunc__\(target)")
-                        && text.contains("although this process has the privileges")
+                switch (error as? BPFError, probed) {
+                case let (.kernelRefused(operation, code, _, hint)?, .kernelRefused):
+                    return operation == "load kfunc program \(function) (for \(target))"
+                        && (code == EPERM || code == EACCES) && hint == BPF.trampolineHint(kind: "kfunc")
+                        && "\(error)".contains("although this process has the privileges")
+                case let (.attachFailed(kind, attachTarget, fn, _, _, hint)?, .attachFailed):
+                    return kind == "kfunc" && attachTarget == target && fn == function
+                        && hint?.contains("BTF") == true
+                default:
+                    return false
                 }
-                return text.contains("kfunc")
             }
-            #expect(!loadedProgramNames().contains(KernelObjects.programName(forFunction: "kfunc__\(target)")))
+            #expect(loadedProgramNames().filter { $0 == programName }.count == before)
         }
 
         @Test("kfunc and kretfunc count vfs_read calls of this process; auto-attach and detach", .requiresKfunc)

@@ -19,6 +19,25 @@ extension KernelSuite {
             #expect(try b.loadFunctions(type: .kprobe) == [a])
         }
 
+        @Test("the kernel names a program as KernelObjects.programName says (libbcc's prefixes dropped)")
+        func kernelProgramNames() throws {
+            // kmod_ret__ and bpf_iter__ functions are not auto-attached, so they load as socket
+            // filters here; TRACEPOINT_PROBE's tracepoint__ function is auto-attached.
+            let suffix = String(UInt32.random(in: 0x1000_0000...0xffff_ffff), radix: 16)
+            let functions = ["kmod_ret__m\(suffix)", "bpf_iter__i\(suffix)", "plain_\(suffix)"]
+            let b = try BPF(text: functions.map { "int \($0)(void *ctx) { return 0; }" }.joined(separator: "\n")
+                + "\nTRACEPOINT_PROBE(syscalls, sys_enter_getppid) { return 0; }")
+            defer { b.cleanup() }
+            for fn in functions { try b.loadFunction(fn, type: .socketFilter) }
+            let loaded = Set(KernelObjects.programs().map(\.name))
+            #expect(KernelObjects.programName(forFunction: functions[0]) == "m" + suffix)
+            #expect(KernelObjects.programName(forFunction: functions[1]) == "i" + suffix)
+            for fn in functions {
+                #expect(loaded.contains(KernelObjects.programName(forFunction: fn)), "\(fn) not among \(loaded.sorted())")
+            }
+            #expect(loaded.contains(KernelObjects.programName(forFunction: "tracepoint__syscalls__sys_enter_getppid")))
+        }
+
         @Test("an unknown function throws, listing the module's functions")
         func unknownFunction() throws {
             let b = try BPF(text: "int alpha(void *ctx) { return 0; }\nint beta(void *ctx) { return 0; }")

@@ -30,13 +30,23 @@ public enum KernelObjects {
         return result
     }
 
+    /// The prefixes libbcc drops from a function's name before it gives the name to the kernel,
+    /// in the order it tries them (the first match only), whatever the program type.
+    /// libbcc 0.26: `bcc_prog_load_xattr`.
+    static let libbccNamePrefixes = [
+        "kprobe__", "kretprobe__", "tracepoint__", "raw_tracepoint__", "kfunc__", "kmod_ret__",
+        "kretfunc__", "lsm__", "bpf_iter__",
+    ]
+
     /// The kernel's name for a program loaded from function `functionName`: libbcc drops a
-    /// `kprobe__`, `tracepoint__` or `raw_tracepoint__` prefix and the kernel keeps 15 bytes.
+    /// `kprobe__`, `kretprobe__`, `tracepoint__`, `raw_tracepoint__`, `kfunc__`, `kmod_ret__`,
+    /// `kretfunc__`, `lsm__` or `bpf_iter__` prefix and the kernel keeps 15 bytes
+    /// (`kfunc__vfs_read` is `vfs_read`, `tracepoint__syscalls__sys_enter_getpid` is
+    /// `syscalls__sys_e`).
     public static func programName(forFunction functionName: String) -> String {
         var name = Substring(functionName)
-        for prefix in ["kprobe__", "tracepoint__", "raw_tracepoint__"] where name.hasPrefix(prefix) {
+        if let prefix = libbccNamePrefixes.first(where: { name.hasPrefix($0) }) {
             name = name.dropFirst(prefix.count)
-            break
         }
         return String(decoding: Array(name.utf8.prefix(15)), as: UTF8.self)
     }
