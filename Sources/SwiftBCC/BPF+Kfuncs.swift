@@ -74,32 +74,32 @@ extension BPF {
         try lock.withLock {
             let already = kind == "kfunc" ? kfuncEntryFDs[name] : kind == "kretfunc" ? kfuncExitFDs[name] : lsmFDs[name]
             if already != nil { throw BPFError.alreadyAttached(kind: kind, target: name) }
-            let fn: Function
-            do {
-                fn = try loadFunction(name, type: type)
-            } catch let BPFError.loadFailed(function, _, code, log) {
-                throw Self.trampolineLoadError(function: function, kind: kind, target: target, errno: code, log: log)
+            // A load failure says what the kernel is missing (the BTF target, trampolines).
+            let loadError = { (error: BPFError) -> BPFError in
+                guard case let .loadFailed(function, _, code, log) = error else { return error }
+                return Self.trampolineLoadError(function: function, kind: kind, target: target, errno: code, log: log)
             }
-            let ((fd, err), output) = StderrCapture.capture { () -> (Int32, Int32) in
-                let fd = type == .lsm ? bpf_attach_lsm(fn.fd) : bpf_attach_kfunc(fn.fd)
-                return (fd, errno)
-            }
-            guard fd >= 0 else {
-                if functions.removeValue(forKey: FunctionKey(name: name, type: type)) != nil { Glibc.close(fn.fd) }
-                if (err == EPERM || err == EACCES) && Privileges.hasBPFCapabilities {
-                    throw BPFError.kernelRefused(operation: "attach \(kind) program \(name) to \(target)", errno: err,
-                                                 detail: output.text, hint: Self.trampolineHint(kind: kind))
+            try withFunction(name, type: type, loadError: loadError) { fn in
+                let ((fd, err), output) = StderrCapture.capture { () -> (Int32, Int32) in
+                    let fd = type == .lsm ? bpf_attach_lsm(fn.fd) : bpf_attach_kfunc(fn.fd)
+                    return (fd, errno)
                 }
-                if err == EPERM || err == EACCES {
-                    throw BPFError.permissionDenied(operation: "attaching \(kind) \(target)", errno: err)
+                guard fd >= 0 else {
+                    if (err == EPERM || err == EACCES) && Privileges.hasBPFCapabilities {
+                        throw BPFError.kernelRefused(operation: "attach \(kind) program \(name) to \(target)", errno: err,
+                                                     detail: output.text, hint: Self.trampolineHint(kind: kind))
+                    }
+                    if err == EPERM || err == EACCES {
+                        throw BPFError.permissionDenied(operation: "attaching \(kind) \(target)", errno: err)
+                    }
+                    throw BPFError.attachFailed(kind: kind, target: target, function: name, errno: err,
+                                                detail: output.text, hint: nil)
                 }
-                throw BPFError.attachFailed(kind: kind, target: target, function: name, errno: err, detail: output.text,
-                                            hint: nil)
-            }
-            switch kind {
-            case "kfunc": kfuncEntryFDs[name] = fd
-            case "kretfunc": kfuncExitFDs[name] = fd
-            default: lsmFDs[name] = fd
+                switch kind {
+                case "kfunc": kfuncEntryFDs[name] = fd
+                case "kretfunc": kfuncExitFDs[name] = fd
+                default: lsmFDs[name] = fd
+                }
             }
         }
     }

@@ -203,12 +203,16 @@ public final class BPF: @unchecked Sendable {
     }
 
     /// Loads `name` as `type` and runs `body` with it; when `body` throws and the function was
-    /// loaded just for this call, it is unloaded again, so a failed attach leaves nothing loaded.
-    func withFunction<T>(_ name: String, type: ProgramType, _ body: (Function) throws -> T) throws -> T {
+    /// loaded just for this call, it is unloaded again, so a failed attach leaves nothing loaded
+    /// (and a function loaded before, by the user or another attach, stays loaded). `loadError`
+    /// turns a load failure into the error the attach reports.
+    func withFunction<T>(_ name: String, type: ProgramType, loadError: (BPFError) -> BPFError = { $0 },
+                         _ body: (Function) throws -> T) throws -> T {
         try lock.withLock {
             let key = FunctionKey(name: name, type: type)
             let wasLoaded = functions[key] != nil
-            let fn = try loadFunction(name, type: type)
+            let fn: Function
+            do { fn = try loadFunction(name, type: type) } catch let error as BPFError { throw loadError(error) }
             do {
                 return try body(fn)
             } catch {

@@ -99,6 +99,38 @@ extension KernelSuite {
             }
         }
 
+        @Test("a failed kfunc attach leaves a function loaded before (by the user) loaded and usable", .requiresKfunc)
+        func failedAttachKeepsLoadedFunction() throws {
+            let target = BPF.kfuncProbeTarget
+            let name = "kfunc__\(target)"
+            let b = try BPF(text: "KFUNC_PROBE(\(target)) { return 0; }")
+            defer { b.cleanup() }
+            let fn = try b.loadFunction(name, type: .tracing)
+            let progID = try #require(Self.progID(fn.fd))
+            // Make the kernel refuse the next attach: keep the auto-attached link open but take
+            // it from the BPF's records, so the program is still linked there (EBUSY).
+            let link = try #require(b.lock.withLock { b.kfuncEntryFDs.removeValue(forKey: name) })
+            #expect {
+                try b.attachKfunc(fnName: target)
+            } throws: { error in
+                guard case let .attachFailed("kfunc", t, f, code, _, _)? = error as? BPFError else { return false }
+                return t == target && f == name && code == EBUSY
+            }
+            // The function is still loaded, with the same fd and program.
+            #expect(Self.progID(fn.fd) == progID)
+            #expect(try b.loadFunction(name, type: .tracing) == fn)
+            close(link)
+            try b.attachKfunc(fnName: target)
+            #expect(b.numOpenKfuncs == 1)
+        }
+
+        /// The id of the BPF program behind `fd`, from /proc/self/fdinfo; nil when `fd` is not one.
+        static func progID(_ fd: Int32) -> UInt32? {
+            guard let info = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8) else { return nil }
+            let line = info.split(separator: "\n").first { $0.hasPrefix("prog_id:") }
+            return line.flatMap { UInt32($0.dropFirst("prog_id:".count).trimmingCharacters(in: .whitespaces)) }
+        }
+
         @Test("LSM_PROBE on file_permission sees this process's reads", .requiresLSM)
         func lsmCounts() throws {
             let b = try BPF(text: """
