@@ -87,16 +87,22 @@ extension BPF {
                 + "give a virtual address as in the ELF file (nm/readelf), not a runtime address.")
         }
         var ifunc: IFUNCResolution?
-        var finalOffset = offset + symOff
+        var base = offset
         if resolveIFUNC, let symbol, let resolver = ifuncResolverOffset(path: binary, symbol: symbol, pid: pid),
            resolver == offset {
             let r = Self.resolveIFUNC(path: binary, symbol: symbol, resolverOffset: offset)
             ifunc = r
             if let impl = r.implementationOffset {
-                finalOffset = impl + symOff
+                base = impl
             } else {
                 warnOnce("SwiftBCC warning: \(r)\n")
             }
+        }
+        let (finalOffset, overflow) = base.addingReportingOverflow(symOff)
+        if overflow {
+            throw BPFError.invalidArgument("symOff 0x\(String(symOff, radix: 16)) added to the offset "
+                + "0x\(String(base, radix: 16)) of \(symbol ?? "the address") in \(binary) overflows 64 bits; "
+                + "give the offset from the start of the function.")
         }
         return UprobeTarget(path: module, offset: finalOffset, symbol: symbol, ifunc: ifunc)
     }

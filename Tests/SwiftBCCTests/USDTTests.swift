@@ -66,7 +66,19 @@ extension KernelSuite {
             #expect(probes.allSatisfy { $0.semaphore == 0 && $0.binPath == exe })
             try u.enableProbe(probe: "swiftbcc:tick", fnName: "on_tick")
             try u.enableProbe(probe: "message", fnName: "on_message")
-            #expect(u.getProbeArgCType(probe: "swiftbcc:tick", argIndex: 0) == "int64_t")
+            #expect(try u.getProbeArgCType(probe: "swiftbcc:tick", argIndex: 0) == "int64_t")
+            #expect(try u.getProbeArgCType(probe: "tick", argIndex: 1) == "int64_t")
+            #expect(try u.getProbeArgCType(probe: "swiftbcc:no_such_probe", argIndex: 0) == nil)
+            // Indices past the probe's arguments, negative or beyond Int32 are errors, not traps
+            // (libbcc does not check them).
+            for bad in [2, -1, Int(Int32.max) + 1, Int.max] {
+                #expect {
+                    try u.getProbeArgCType(probe: "swiftbcc:tick", argIndex: bad)
+                } throws: { error in
+                    guard case let .invalidArgument(message)? = error as? BPFError else { return false }
+                    return message.contains("Argument index \(bad) ")
+                }
+            }
             #expect(try u.getText().contains("on_tick"))
 
             let b = try BPF(text: Self.program, usdtContexts: [u])

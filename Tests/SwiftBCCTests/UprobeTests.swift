@@ -131,6 +131,15 @@ extension KernelSuite {
             }
             #expect(throws: BPFError.self) { try b.attachUprobe(name: exe, fnName: "on_add") }
             #expect(throws: BPFError.self) { try b.attachUprobe(name: exe, addr: 0x1000, fnName: "on_add", symOff: 4) }
+            // A symOff that overflows the symbol's offset is an error, not a trap.
+            #expect {
+                try b.attachUprobe(name: exe, sym: "swiftbcc_add", fnName: "on_add", symOff: UInt64.max)
+            } throws: { error in
+                guard case let .invalidArgument(message)? = error as? BPFError else { return false }
+                return message.contains("symOff 0xffffffffffffffff") && message.contains("overflows")
+            }
+            #expect(throws: BPFError.self) { try b.detachUprobe(name: exe, sym: "swiftbcc_add", symOff: UInt64.max - 1) }
+            #expect(b.numOpenUprobes == 0)
             #expect(throws: BPFError.functionNotFound(name: "nope", available: b.functionNames)) {
                 try b.attachUprobe(name: exe, sym: "swiftbcc_add", fnName: "nope")
             }

@@ -106,14 +106,26 @@ public final class USDT: @unchecked Sendable {
         }
     }
 
-    /// The C type libbcc gives argument `argIndex` (0-based) of `probe`, e.g. `int64_t`.
-    /// Python: `u.get_probe_arg_ctype(probe_name, arg_index)`.
-    public func getProbeArgCType(probe: String, argIndex: Int) -> String? {
+    /// The C type libbcc gives argument `argIndex` (0-based) of `probe` (`"provider:name"` or
+    /// `"name"`), e.g. `int64_t`; nil when the context has no such probe. An index outside
+    /// `0..<numArguments` throws `.invalidArgument` (libbcc would read past its argument list).
+    ///
+    /// Python: `u.get_probe_arg_ctype(probe_name, arg_index)`; libbcc: `bcc_usdt_get_probe_argctype`.
+    public func getProbeArgCType(probe: String, argIndex: Int) throws -> String? {
         let parts = probe.split(separator: ":", maxSplits: 1).map(String.init)
+        let found = enumerateProbes().first {
+            parts.count == 2 ? $0.provider == parts[0] && $0.name == parts[1] : $0.name == probe
+        }
+        guard let found else { return nil }
+        guard argIndex >= 0, argIndex < found.numArguments, let index = Int32(exactly: argIndex) else {
+            throw BPFError.invalidArgument("Argument index \(argIndex) of USDT probe \(found.shortName) is out of range: "
+                + (found.numArguments == 0 ? "the probe has no arguments."
+                                           : "give a 0-based index below its \(found.numArguments) arguments."))
+        }
         return lock.withLock {
             parts.count == 2
-                ? stringOrNil(bcc_usdt_get_fully_specified_probe_argctype(context, parts[0], parts[1], Int32(argIndex)))
-                : stringOrNil(bcc_usdt_get_probe_argctype(context, probe, Int32(argIndex)))
+                ? stringOrNil(bcc_usdt_get_fully_specified_probe_argctype(context, parts[0], parts[1], index))
+                : stringOrNil(bcc_usdt_get_probe_argctype(context, probe, index))
         }
     }
 
