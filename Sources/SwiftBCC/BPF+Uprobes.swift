@@ -90,7 +90,7 @@ extension BPF {
         var base = offset
         if resolveIFUNC, let symbol, let resolver = ifuncResolverOffset(path: binary, symbol: symbol, pid: pid),
            resolver == offset {
-            let r = Self.resolveIFUNC(path: binary, symbol: symbol, resolverOffset: offset)
+            let r = Self.resolveIFUNC(path: module, symbol: symbol, resolverOffset: offset)
             ifunc = r
             if let impl = r.implementationOffset {
                 base = impl
@@ -117,8 +117,10 @@ extension BPF {
     ///   libraries), in place of `sym`.
     /// - `pid`: only in this process (-1: every process using the binary).
     ///
-    /// An IFUNC symbol (glibc 2.36's `strlen`) is resolved to the implementation the dynamic
-    /// loader picks on this CPU, so the probe sees real calls; the attachment says so.
+    /// An IFUNC symbol (glibc 2.36's `strlen`) in a library this process has loaded too is
+    /// resolved to the implementation the dynamic loader picks on this CPU, so the probe sees
+    /// real calls; in any other library the probe sits on the resolver, as in Python BCC, with
+    /// one warning line. The attachment's ``UprobeAttachment/ifunc`` says which (``IFUNCResolution``).
     /// libbcc's `bpf_attach_uprobe` gets all its arguments (`ref_ctr_offset` 0, unlike Python: bcc#5236).
     ///
     /// Python: `b.attach_uprobe(name=, sym=, sym_re=, addr=, fn_name=, pid=-1, sym_off=0)`;

@@ -224,11 +224,50 @@ extension KernelSuite {
         func unresolvable() throws {
             let r = BPF.resolveIFUNC(path: "/no/such/libx.so", symbol: "strlen", resolverOffset: 0x1234)
             #expect(r.implementationOffset == nil)
-            #expect(r.failure?.contains("cannot open /no/such/libx.so") == true)
-            #expect(r.description.contains("attached to the resolver at 0x1234"))
+            #expect(r.failure?.contains("cannot stat /no/such/libx.so") == true)
+            #expect(r.description.contains("attached to the resolver at 0x1234 as Python BCC does"))
             let libc = try #require(BPF.findLibrary("c"))
             let missing = BPF.resolveIFUNC(path: libc, symbol: "no_such_symbol_xyz", resolverOffset: 1)
             #expect(missing.failure?.contains("found nothing") == true)
+        }
+
+        /// A library with an IFUNC and a constructor that leaves a file behind when it runs.
+        static func ifuncLibrary() throws -> (library: String, constructorRan: String) {
+            let constructorRan = CPrograms.directory + "/ifunc-constructor-ran"
+            let library = try CPrograms.build("libswiftbcc_ifunc.so", source: """
+                #include <fcntl.h>
+                #include <unistd.h>
+                __attribute__((constructor)) static void swiftbcc_ifunc_init(void) {
+                    close(open("\(constructorRan)", O_WRONLY | O_CREAT, 0644));
+                }
+                static int impl_one(int x) { return x + 1; }
+                static int impl_two(int x) { return x + 2; }
+                static int (*resolve_swiftbcc_ifunc(void))(int) { return access("/", F_OK) == 0 ? impl_one : impl_two; }
+                int swiftbcc_ifunc(int) __attribute__((ifunc("resolve_swiftbcc_ifunc")));
+                """, flags: ["-shared", "-fPIC"])
+            return (library, constructorRan)
+        }
+
+        @Test("an IFUNC in a library this process has not loaded: the probe sits on the resolver, nothing is loaded")
+        func notLoadedLibrary() throws {
+            let (library, constructorRan) = try Self.ifuncLibrary()
+            let resolver = try #require(BPF.ifuncResolverOffset(path: library, symbol: "swiftbcc_ifunc", pid: -1),
+                                        "swiftbcc_ifunc is not an IFUNC in \(library)")
+            let b = try BPF(text: "int on_ifunc(void *ctx) { return 0; }")
+            defer { b.cleanup() }
+            let (attached, warning) = try capturingStderr {
+                try b.attachUprobe(name: library, sym: "swiftbcc_ifunc", fnName: "on_ifunc")
+            }
+            let ifunc = try #require(attached.first?.ifunc)
+            #expect(ifunc.implementationOffset == nil)
+            #expect(attached[0].offset == resolver)
+            #expect(ifunc.failure?.contains("not a library this process has loaded") == true, "\(ifunc)")
+            #expect(warning.split(separator: "\n").filter { $0.contains("IFUNC swiftbcc_ifunc") }.count == 1,
+                    "stderr: \(warning)")
+            // Neither loaded nor run in the tracer.
+            #expect(!FileManager.default.fileExists(atPath: constructorRan))
+            let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+            #expect(!maps.contains(library))
         }
     }
 }

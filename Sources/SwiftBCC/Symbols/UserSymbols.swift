@@ -10,12 +10,17 @@ public struct UserSymbol: Hashable, Sendable {
 
 /// How an IFUNC symbol (GNU indirect function, e.g. glibc's `strlen`) was resolved for a uprobe.
 ///
-/// An IFUNC symbol's address is its resolver, which runs once, in the dynamic loader, and
-/// returns the implementation for this CPU (`__strlen_avx2`, `__strlen_evex`, ...). A uprobe on
-/// the resolver never sees a call to the function. SwiftBCC asks this process's dynamic loader
-/// for the symbol (`dlsym`, which runs the resolver) and maps the address it returns back to a
-/// file offset of the same library, so the uprobe sits on the code other processes on this CPU
-/// run too.
+/// An IFUNC symbol's address is its resolver, which runs once per process, in the dynamic
+/// loader, and returns the implementation for this CPU (`__strlen_avx2`, `__strlen_evex`, ...).
+/// A uprobe on the resolver never sees a call to the function. When the probed library is one
+/// this process has loaded itself (the same file: device and inode), SwiftBCC asks its own
+/// dynamic loader for the symbol (`dlopen` with `RTLD_NOLOAD`, then `dlsym`) and maps the
+/// address back to a file offset, so the uprobe sits on the code every process on this CPU
+/// runs (unless a process picks another implementation, e.g. through `GLIBC_TUNABLES`).
+/// SwiftBCC never loads a library to resolve a symbol (that would run its constructors, as
+/// root, in the tracer): for any other library, e.g. one inside a container
+/// (`/proc/<pid>/root/...`), the uprobe sits on the resolver, as in Python BCC, and
+/// `failure` says why (also printed once as a warning).
 public struct IFUNCResolution: Hashable, Sendable, CustomStringConvertible {
     /// The IFUNC symbol, e.g. `strlen`.
     public let symbol: String
@@ -34,8 +39,9 @@ public struct IFUNCResolution: Hashable, Sendable, CustomStringConvertible {
             return "IFUNC \(symbol): resolver at 0x\(String(resolverOffset, radix: 16)); attached to the "
                 + "implementation the dynamic loader picks on this CPU at 0x\(String(implementationOffset, radix: 16))\(name)"
         }
-        return "IFUNC \(symbol): attached to the resolver at 0x\(String(resolverOffset, radix: 16)) "
-            + "because the implementation could not be found: \(failure ?? "unknown reason")"
+        return "IFUNC \(symbol): attached to the resolver at 0x\(String(resolverOffset, radix: 16)) as Python BCC does "
+            + "(it runs once per process, so the probe sees no calls) because the implementation could not be found: "
+            + (failure ?? "unknown reason")
     }
 }
 
@@ -155,36 +161,37 @@ extension BPF {
         resolveSymbolOffset(path: path, symbol: symbol, addr: 0, pid: pid, symbolTypes: 1 << 10)?.offset
     }
 
-    /// Resolves IFUNC `symbol` of library `path` to the implementation this CPU gets: asks this
-    /// process's dynamic loader (`dlsym` runs the resolver), then maps the returned address to a
-    /// file offset through /proc/self/maps, checking it lies in the same file (device and inode).
-    /// A library this process has not loaded is loaded (`RTLD_LAZY | RTLD_LOCAL`) for the
-    /// lookup and unloaded again.
+    /// Resolves IFUNC `symbol` of library `path` (the file being probed, `/proc/<pid>/root/...`
+    /// for a pid) to the implementation this CPU gets, when this process has loaded the same
+    /// file (device and inode): asks this process's dynamic loader (`dlopen` with
+    /// `RTLD_NOLOAD`, which never loads anything, then `dlsym`) and maps the address it returns
+    /// to a file offset through /proc/self/maps. Any other library is not resolved (loading it
+    /// here would run its constructors in the tracer); the result then says why.
     static func resolveIFUNC(path: String, symbol: String, resolverOffset: UInt64) -> IFUNCResolution {
         func failed(_ why: String) -> IFUNCResolution {
             IFUNCResolution(symbol: symbol, resolverOffset: resolverOffset, implementationOffset: nil,
                             implementationSymbol: nil, failure: why)
         }
-        var opened = false
-        var handle = dlopen(path, RTLD_LAZY | RTLD_NOLOAD)
-        if handle == nil {
-            handle = dlopen(path, RTLD_LAZY | RTLD_LOCAL)
-            opened = handle != nil
+        guard let probed = FileIdentity(path) else {
+            return failed("cannot stat \(path): \(errnoDescription(errno))")
         }
-        guard let handle else {
-            return failed("the dynamic loader cannot open \(path): " + (stringOrNil(dlerror()) ?? "unknown error"))
+        let own = ProcMaps.mappings(pid: getpid())
+        guard let loaded = own.first(where: { $0.inode == probed.inode && FileIdentity($0.path) == probed }) else {
+            return failed("\(path) is not a library this process has loaded, and SwiftBCC does not load one into "
+                + "the tracer to ask its resolver")
         }
-        defer { if opened { dlclose(handle) } }
+        guard let handle = dlopen(loaded.path, RTLD_LAZY | RTLD_NOLOAD) else {
+            return failed("the dynamic loader has not loaded \(loaded.path) (it is only mapped): "
+                + (stringOrNil(dlerror()) ?? "unknown error"))
+        }
+        defer { dlclose(handle) }
         guard let impl = dlsym(handle, symbol) else {
-            return failed("dlsym(\(symbol)) found nothing in \(path)")
+            return failed("dlsym(\(symbol)) found nothing in \(loaded.path)")
         }
         let address = UInt64(UInt(bitPattern: impl))
-        guard let mapping = ProcMaps.mapping(containing: address, pid: getpid()) else {
-            return failed("address 0x\(String(address, radix: 16)) is in no mapping of /proc/self/maps")
-        }
-        var a = stat(), b = stat()
-        guard stat(mapping.path, &a) == 0, stat(path, &b) == 0, a.st_dev == b.st_dev, a.st_ino == b.st_ino else {
-            return failed("dlsym(\(symbol)) returned code in \(mapping.path), not in \(path)")
+        guard let mapping = own.first(where: { $0.start <= address && address < $0.end }),
+              mapping.inode == probed.inode, FileIdentity(mapping.path) == probed else {
+            return failed("dlsym(\(symbol)) returned code outside \(path)")
         }
         let offset = address - mapping.start + mapping.fileOffset
         // A name only when the library exports a symbol that starts exactly there.
@@ -195,6 +202,19 @@ extension BPF {
     }
 }
 
+/// A file's device and inode: two paths name the same file when these are equal.
+struct FileIdentity: Equatable {
+    let device: UInt64
+    let inode: UInt64
+
+    init?(_ path: String) {
+        var st = stat()
+        guard !path.isEmpty, stat(path, &st) == 0 else { return nil }
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+    }
+}
+
 /// /proc/<pid>/maps.
 enum ProcMaps {
     struct Mapping {
@@ -202,6 +222,8 @@ enum ProcMaps {
         let end: UInt64
         let perms: String
         let fileOffset: UInt64
+        /// The mapped file's inode (0 for anonymous memory).
+        let inode: UInt64
         let path: String
     }
 
@@ -215,12 +237,9 @@ enum ProcMaps {
             guard range.count == 2, let start = UInt64(range[0], radix: 16), let end = UInt64(range[1], radix: 16),
                   let offset = UInt64(fields[2], radix: 16) else { continue }
             let path = fields.count == 6 ? fields[5].trimmingCharacters(in: Character(" ")) : ""
-            result.append(Mapping(start: start, end: end, perms: String(fields[1]), fileOffset: offset, path: path))
+            result.append(Mapping(start: start, end: end, perms: String(fields[1]), fileOffset: offset,
+                                  inode: UInt64(fields[4]) ?? 0, path: path))
         }
         return result
-    }
-
-    static func mapping(containing address: UInt64, pid: Int32) -> Mapping? {
-        mappings(pid: pid).first { $0.start <= address && address < $0.end }
     }
 }
