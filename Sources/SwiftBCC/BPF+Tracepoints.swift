@@ -32,6 +32,25 @@ extension BPF {
         }
     }
 
+    /// Attaches `fnName` (loaded once as `type`) at every target in order, all or nothing: when
+    /// one attach throws, the ones before it are detached (`detach`), the function is unloaded
+    /// when this call loaded it, and the error is rethrown. The rule of
+    /// `attachTracepoint(tpRe:)` and `attachUprobe(symRe:)`.
+    func attachAllOrNothing<Target, Attached>(_ targets: [Target], fnName: String, type: ProgramType,
+                                              attach: (Target) throws -> Attached,
+                                              detach: (Attached) -> Void) throws -> [Attached] {
+        try withFunction(fnName, type: type) { _ in
+            var done: [Attached] = []
+            do {
+                for target in targets { done.append(try attach(target)) }
+            } catch {
+                for attached in done.reversed() { detach(attached) }
+                throw error
+            }
+            return done
+        }
+    }
+
     static func splitTracepoint(_ tp: String) throws -> (String, String) {
         let parts = tp.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
@@ -67,13 +86,25 @@ extension BPF {
         }
     }
 
-    /// Attaches `fnName` to every tracepoint matching `tpRe`; returns the tracepoints attached.
+    /// Attaches `fnName` to every tracepoint matching `tpRe` (``getTracepoints(_:)``); returns
+    /// the tracepoints attached. All or nothing: when one attach fails, the tracepoints attached
+    /// before it are detached and the error is thrown (Python leaves them attached); a `tpRe`
+    /// that matches no tracepoint throws `.tracepointNotFound` (Python attaches nothing silently).
+    /// The same rule as `attachUprobe(symRe:)`; `attachKprobe(eventRe:)` keeps Python's.
+    ///
     /// Python: `b.attach_tracepoint(tp_re=..., fn_name=...)`.
     @discardableResult
     public func attachTracepoint(tpRe: String, fnName: String) throws -> [String] {
         let tps = try Self.getTracepoints(tpRe)
-        for tp in tps { try attachTracepoint(tp: tp, fnName: fnName) }
-        return tps
+        guard !tps.isEmpty else { throw BPFError.tracepointNotFound(tracepoint: "matching /\(tpRe)/") }
+        return try lock.withLock {
+            try attachAllOrNothing(tps, fnName: fnName, type: .tracepoint) { tp in
+                try attachTracepoint(tp: tp, fnName: fnName)
+                return tp
+            } detach: { tp in
+                try? detachTracepoint(tp: tp)
+            }
+        }
     }
 
     /// Stops running the function attached to tracepoint `tp`.

@@ -112,7 +112,9 @@ extension BPF {
     ///
     /// - `name`: a library name (`"c"` finds libc through ld.so.cache), a path, or an
     ///   executable in `$PATH`.
-    /// - `symRe`: attach to every function whose name matches this regular expression instead.
+    /// - `symRe`: attach to every function whose name matches this regular expression instead;
+    ///   all or nothing (when one attach fails, those before it are detached and the error is
+    ///   thrown), as `attachTracepoint(tpRe:)`.
     /// - `addr`: the ELF virtual address (non-PIE) or offset from the load address (PIE and
     ///   libraries), in place of `sym`.
     /// - `pid`: only in this process (-1: every process using the binary).
@@ -155,18 +157,14 @@ extension BPF {
             }
             return try lock.withLock {
                 try Self.checkProbeQuota(byAddress.count, open: uprobes.count + kprobeFDs.count)
-                var done: [UprobeAttachment] = []
-                do {
-                    for (_, symbol) in byAddress.sorted(by: { $0.key < $1.key }) {
-                        // By name, so that an IFUNC among the matches is resolved too.
-                        let target = try Self.uprobeTarget(name: binary, sym: symbol, addr: nil, pid: pid, symOff: 0)
-                        done.append(try attachUprobeTarget(target, fnName: fnName, pid: pid, isReturn: isReturn))
-                    }
-                } catch {
-                    for a in done { try? detachUprobeEvent(a.eventName) }
-                    throw error
+                let symbols = byAddress.sorted { $0.key < $1.key }.map(\.value)
+                return try attachAllOrNothing(symbols, fnName: fnName, type: .kprobe) { symbol in
+                    // By name, so that an IFUNC among the matches is resolved too.
+                    let target = try Self.uprobeTarget(name: binary, sym: symbol, addr: nil, pid: pid, symOff: 0)
+                    return try attachUprobeTarget(target, fnName: fnName, pid: pid, isReturn: isReturn)
+                } detach: { attachment in
+                    try? detachUprobeEvent(attachment.eventName)
                 }
-                return done
             }
         }
         let target = try Self.uprobeTarget(name: name, sym: sym, addr: addr, pid: pid, symOff: symOff)

@@ -95,17 +95,19 @@ extension KernelSuite {
     struct KprobeRegexTests {
         static let program = "int on_any(void *ctx) { return 0; }"
 
-        @Test("attachKprobe(eventRe:) without kprobes throws .kprobesUnavailable", .requiresNoKprobes)
+        @Test("attachKprobe(eventRe:) without kprobes throws .kprobesUnavailable and leaves nothing loaded", .requiresNoKprobes)
         func noKprobes() throws {
-            let b = try BPF(text: Self.program)
+            let fn = uniqueFunctionName("kre")
+            let b = try BPF(text: Self.program + "\nint \(fn)(void *ctx) { return 0; }")
             defer { b.cleanup() }
             #expect {
-                try b.attachKprobe(eventRe: "vfs_read$", fnName: "on_any")
+                try b.attachKprobe(eventRe: "vfs_(read|write)$", fnName: fn)
             } throws: { error in
                 guard case BPFError.kprobesUnavailable(event: "vfs_read", _, _) = error else { return false }
                 return true
             }
             #expect(b.numOpenKprobes == 0)
+            #expect(!loadedProgramNames().contains(fn))
             #expect(throws: BPFError.self) { try b.attachKprobe(eventRe: "no_such_kernel_function_xyz", fnName: "on_any") }
         }
 

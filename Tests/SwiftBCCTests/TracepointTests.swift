@@ -94,6 +94,29 @@ extension KernelSuite {
             #expect(b.numOpenTracepoints == 3)
         }
 
+        @Test("attachTracepoint(tpRe:) is all or nothing: a failing match detaches the others and unloads the function")
+        func tracepointRegexRollback() throws {
+            let (first, second) = (uniqueFunctionName("tr1"), uniqueFunctionName("tr2"))
+            let b = try BPF(text: "int \(first)(void *ctx) { return 0; }\nint \(second)(void *ctx) { return 0; }")
+            defer { b.cleanup() }
+            // The last match (in order: getpgid, getpid, getppid) is attached already.
+            try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: first)
+            #expect(throws: BPFError.alreadyAttached(kind: "tracepoint", target: "syscalls:sys_enter_getppid")) {
+                try b.attachTracepoint(tpRe: "syscalls:sys_enter_get(pid|pgid|ppid)$", fnName: second)
+            }
+            #expect(b.numOpenTracepoints == 1)
+            #expect(throws: BPFError.notAttached(kind: "tracepoint", target: "syscalls:sys_enter_getpgid")) {
+                try b.detachTracepoint(tp: "syscalls:sys_enter_getpgid")
+            }
+            let loaded = loadedProgramNames()
+            #expect(loaded.contains(first))
+            #expect(!loaded.contains(second))
+            // A pattern that matches nothing is an error too.
+            #expect(throws: BPFError.tracepointNotFound(tracepoint: "matching /syscalls:sys_enter_nosuchcall/")) {
+                try b.attachTracepoint(tpRe: "syscalls:sys_enter_nosuchcall", fnName: second)
+            }
+        }
+
         @Test("bad tracepoints give typed errors")
         func badTracepoints() throws {
             let b = try BPF(text: "int f(void *ctx) { return 0; }")

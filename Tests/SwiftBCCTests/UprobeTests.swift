@@ -87,6 +87,25 @@ extension KernelSuite {
             #expect(try b["counts"].u64(at: 0) == 12)
         }
 
+        @Test("symRe is all or nothing: a failing match detaches the ones attached before it")
+        func regexRollback() throws {
+            let exe = try CPrograms.targetPath()
+            let funcs = try BPF.getUserFunctionsAndAddresses(exe, symRe: "swiftbcc_(add|mul)$")
+            // Matches are attached by address: make the last one fail (attached already).
+            let last = try #require(funcs.max { $0.address < $1.address })
+            let b = try BPF(text: Self.program)
+            defer { b.cleanup() }
+            try b.attachUprobe(name: exe, sym: last.name, fnName: "on_add")
+            #expect {
+                try b.attachUprobe(name: exe, symRe: "swiftbcc_(add|mul)$", fnName: "on_any")
+            } throws: { error in
+                guard case let .alreadyAttached("uprobe", target)? = error as? BPFError else { return false }
+                return target.hasPrefix(last.name)
+            }
+            #expect(b.numOpenUprobes == 1)
+            #expect(b.uprobeAttachments.map(\.symbol) == [last.name])
+        }
+
         @Test("library by name: findLibrary and a uprobe on libc's getpid")
         func libraryByName() throws {
             let libc = try #require(BPF.findLibrary("c"))
