@@ -9,12 +9,12 @@ extension BPF {
     }
 
     /// Attaches a uprobe for every enabled location of every context, as Python's
-    /// `USDT.attach_uprobes`; with `ignorePid`, the probes fire in every process.
-    func attachUSDTProbes(_ contexts: [USDT], ignorePid: Bool) throws {
+    /// `USDT.attach_uprobes`; with `ignorePID`, the probes fire in every process.
+    func attachUSDTProbes(_ contexts: [USDT], ignorePID: Bool) throws {
         try lock.withLock {
             for context in contexts {
                 for probe in context.enumerateActiveProbes() {
-                    let pid = ignorePid ? -1 : probe.pid
+                    let pid = ignorePID ? -1 : probe.pid
                     let target = try Self.uprobeTarget(name: probe.binPath, sym: nil, addr: probe.address, pid: pid,
                                                        symOff: 0, resolveIFUNC: false)
                     try attachUprobeTarget(target, fnName: probe.fnName, pid: pid, isReturn: false)

@@ -70,17 +70,17 @@ public final class BPF: @unchecked Sendable {
     ///   - debug: `DEBUG_*` flags; their output goes to stderr.
     ///   - usdtContexts: USDT contexts whose enabled probes the program handles: libbcc's
     ///     argument readers (`bpf_usdt_readarg`) are prepended to `text` and the probes attached;
-    ///     with `attachUsdtIgnorePid`, in every process rather than the context's.
+    ///     with `attachUSDTIgnorePID`, in every process rather than the context's.
     /// - Throws: `BPFError.compileFailed` with clang's diagnostics,
     ///   `BPFError.kernelHeadersNotFound` when libbcc finds no kernel headers.
     ///
     /// Python: `BPF(text=..., cflags=[...], debug=0)`; libbcc: `bpf_module_create_c_from_string`.
     public convenience init(text: String, cflags: [String] = [], debug: DebugFlags = [],
                             usdtContexts: [USDT] = [], allowRlimit: Bool = true, device: String? = nil,
-                            attachUsdtIgnorePid: Bool = false) throws {
+                            attachUSDTIgnorePID: Bool = false) throws {
         try self.init(compiling: text, sourceName: "<text>", cflags: cflags, debug: debug,
                       allowRlimit: allowRlimit, device: device, usdtContexts: usdtContexts,
-                      attachUsdtIgnorePid: attachUsdtIgnorePid)
+                      attachUSDTIgnorePID: attachUSDTIgnorePID)
     }
 
     /// Compiles the C file at `srcFile`. A relative path that does not exist from the current
@@ -90,7 +90,7 @@ public final class BPF: @unchecked Sendable {
     /// Python: `BPF(src_file=..., hdr_file=..., cflags=[...], debug=0)`.
     public convenience init(srcFile: String, hdrFile: String? = nil, cflags: [String] = [],
                             debug: DebugFlags = [], usdtContexts: [USDT] = [], allowRlimit: Bool = true,
-                            device: String? = nil, attachUsdtIgnorePid: Bool = false) throws {
+                            device: String? = nil, attachUSDTIgnorePID: Bool = false) throws {
         let path = try Self.findFile(srcFile)
         if let hdrFile { _ = try Self.findFile(hdrFile) }
         guard let text = FileIO.read(path) else {
@@ -99,11 +99,11 @@ public final class BPF: @unchecked Sendable {
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         try self.init(compiling: text, sourceName: path, cflags: cflags + ["-iquote", dir.isEmpty ? "/" : dir],
                       debug: debug, allowRlimit: allowRlimit, device: device, usdtContexts: usdtContexts,
-                      attachUsdtIgnorePid: attachUsdtIgnorePid)
+                      attachUSDTIgnorePID: attachUSDTIgnorePID)
     }
 
     init(compiling programText: String, sourceName: String, cflags: [String], debug: DebugFlags,
-         allowRlimit: Bool, device: String?, usdtContexts: [USDT] = [], attachUsdtIgnorePid: Bool = false) throws {
+         allowRlimit: Bool, device: String?, usdtContexts: [USDT] = [], attachUSDTIgnorePID: Bool = false) throws {
         self.debug = debug
         self.sourceName = sourceName
         KernelInfo.warnOnceIfHeadersMismatch()
@@ -127,7 +127,7 @@ public final class BPF: @unchecked Sendable {
         modulePointer = module
         Registry.add(self)
         do {
-            try attachUSDTProbes(usdtContexts, ignorePid: attachUsdtIgnorePid)
+            try attachUSDTProbes(usdtContexts, ignorePID: attachUSDTIgnorePID)
             try autoAttach()
         } catch {
             cleanup()

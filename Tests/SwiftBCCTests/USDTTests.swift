@@ -101,8 +101,8 @@ extension KernelSuite {
             let b = try BPF(text: Self.program, usdtContexts: [u])
             defer { b.cleanup() }
             #expect(b.uprobeAttachments.allSatisfy { $0.pid == mine.pid })
-            // attachUsdtIgnorePid: the same context's probes, in every process.
-            let all = try BPF(text: Self.program, usdtContexts: [u], attachUsdtIgnorePid: true)
+            // attachUSDTIgnorePID: the same context's probes, in every process.
+            let all = try BPF(text: Self.program, usdtContexts: [u], attachUSDTIgnorePID: true)
             defer { all.cleanup() }
             #expect(all.uprobeAttachments.allSatisfy { $0.pid == -1 })
             other.go()
