@@ -119,15 +119,8 @@ public func warn(_ message: String) {
     _ = line.withCString { write(2, $0, strlen($0)) }
 }
 
-/// `s` left-aligned in a field of `width` characters (C's `%-Ns`).
-public func ljust(_ s: String, _ width: Int) -> String {
-    s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
-}
-
-/// `s` right-aligned in a field of `width` characters (C's `%Ns`).
-public func rjust(_ s: String, _ width: Int) -> String {
-    s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
-}
+// Column padding: `ljust(s, width)` / `rjust(s, width)` (C's `%-Ns` / `%Ns`) come from SwiftBCC,
+// package-visible to every example, so the histograms and the examples share one implementation.
 
 /// Attaches `fnName` as a kprobe on `event`, as the Python originals do; on a kernel without
 /// kprobes it says so in one stderr line and attaches the function to the tracepoint the

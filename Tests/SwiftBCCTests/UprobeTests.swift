@@ -230,7 +230,7 @@ extension KernelSuite {
             }
             #expect(strings.contains(marker), "strings seen: \(strings.prefix(20))")
             let count = try seen.lookup(rawKey: Array(marker.utf8) + [UInt8](repeating: 0, count: 32 - marker.utf8.count))
-            #expect(littleEndian64(try #require(count)) >= 3)
+            #expect(TypedBytes.load(try #require(count), as: UInt64.self) >= 3)
         }
 
         @Test("a non-IFUNC symbol has no IFUNC resolution")

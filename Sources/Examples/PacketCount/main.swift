@@ -60,21 +60,17 @@ struct PacketCount: ParsableCommand {
         let b = try BPF(text: Self.program, cflags: ["-iquote", dir])
         try b.attachXDP(dev: dev, fn: b.loadFunction("hello_packet", type: .xdp))
 
-        let packets = try b.table("packets")
+        // BPF_HASH(packets) is a u64 -> u64 hash: a typed view checks that against libbcc.
+        let packets = try b.hashTable("packets", key: UInt64.self, value: UInt64.self)
         let run = limits.start()
         while run.sleep(2) {
             var s = ""
-            for key in try packets.rawKeys() {
-                guard let value = try packets.lookup(rawKey: key) else { continue }
-                s += "Protocol \(u64(key)): counter \(u64(value)),"
+            for (k, v) in try packets.items() {
+                s += "Protocol \(k): counter \(v),"
             }
             if run.emit(s) { break }
         }
         b.cleanup()
-    }
-
-    func u64(_ bytes: [UInt8]) -> UInt64 {
-        bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
     }
 }
 

@@ -56,51 +56,24 @@ struct StrlenCount: ParsableCommand {
         print("Tracing strlen()... Hit Ctrl-C to end.")
         fflush(nil)
 
-        let counts = try b.table("counts")
+        // struct key_t { char c[80]; } -> u64: a typed view checks the sizes against libbcc.
+        let counts = try b.hashTable("counts", key: InlineArray<80, UInt8>.self, value: UInt64.self)
         let run = limits.start()
         // --count counts strlen calls, which only the map knows: check it now and then.
         while run.sleep(limits.count == nil ? 3600 : 0.1) {
-            if let limit = limits.count, try total(counts) >= limit { break }
+            if let limit = limits.count, Int(clamping: try counts.values().reduce(0, &+)) >= limit { break }
         }
 
         // print output
         print(String(repeating: " ", count: 5) + "COUNT STRING")
-        var rows: [(count: UInt64, string: [UInt8])] = []
-        for key in try counts.rawKeys() {
-            guard let value = try counts.lookup(rawKey: key) else { continue }
-            rows.append((littleEndianU64(value), Array(key.prefix { $0 != 0 })))
+        let rows = try counts.items().map { key, count in
+            (count: count, string: Array((0..<key.count).map { key[$0] }.prefix { $0 != 0 }))
         }
+        fflush(nil)
         for row in rows.sorted(by: { $0.count < $1.count }) {
             // printb: the string's bytes as they are.
-            writeAll(Array(pad(String(row.count), 10).utf8) + Array(" \"".utf8) + row.string + Array("\"\n".utf8))
+            writeAll(Array(rjust(String(row.count), 10).utf8) + Array(" \"".utf8) + row.string + Array("\"\n".utf8), to: 1)
         }
         b.cleanup()
     }
-
-    func total(_ counts: Table) throws -> Int {
-        var sum: UInt64 = 0
-        for key in try counts.rawKeys() {
-            if let v = try counts.lookup(rawKey: key) { sum &+= littleEndianU64(v) }
-        }
-        return Int(clamping: sum)
-    }
-}
-
-func writeAll(_ bytes: [UInt8]) {
-    fflush(nil)
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes[offset...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-        if n <= 0 { break }
-        offset += n
-    }
-}
-
-func littleEndianU64(_ bytes: [UInt8]) -> UInt64 {
-    bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-}
-
-/// `%<width>s`: right-aligned in `width` columns.
-func pad(_ s: String, _ width: Int) -> String {
-    String(repeating: " ", count: max(0, width - s.count)) + s
 }

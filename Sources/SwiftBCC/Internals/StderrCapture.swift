@@ -26,21 +26,8 @@ enum StderrCapture {
 
         /// Writes the captured text back to the real stdout and stderr.
         func passThrough() {
-            Self.writeAll(stderr, to: 2)
-            Self.writeAll(stdout, to: 1)
-        }
-
-        private static func writeAll(_ text: String, to fd: Int32) {
-            guard !text.isEmpty else { return }
-            var bytes = Array(text.utf8)
-            bytes.withUnsafeMutableBytes { buf in
-                var offset = 0
-                while offset < buf.count {
-                    let n = write(fd, buf.baseAddress! + offset, buf.count - offset)
-                    if n <= 0 { break }
-                    offset += n
-                }
-            }
+            if !stderr.isEmpty { writeAll(Array(stderr.utf8), to: 2) }
+            if !stdout.isEmpty { writeAll(Array(stdout.utf8), to: 1) }
         }
     }
 

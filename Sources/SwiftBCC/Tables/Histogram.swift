@@ -25,8 +25,8 @@ public enum Histogram {
         let stars = narrow ? starsMax : starsMax / 2
         var out = ""
         if idxMax > 0 {
-            out += narrow ? "     " + pad(valType, 19) + " : count     distribution\n"
-                          : "               " + pad(valType, 29) + " : count     distribution\n"
+            out += narrow ? "     " + ljust(valType, 19) + " : count     distribution\n"
+                          : "               " + ljust(valType, 29) + " : count     distribution\n"
         }
         var strip = stripLeadingZero
         if idxMax >= 1 {
@@ -38,8 +38,8 @@ public enum Histogram {
                 if strip && val == 0 { continue }
                 strip = false
                 let w = narrow ? 10 : 20
-                out += leftPad(String(low), w) + " -> " + pad(String(high), w) + " : " + pad(String(val), 8)
-                    + " |" + pad(starsText(val, valMax, stars), stars) + "|\n"
+                out += rjust(String(low), w) + " -> " + ljust(String(high), w) + " : " + ljust(String(val), 8)
+                    + " |" + ljust(starsText(val, valMax, stars), stars) + "|\n"
             }
         }
         return out
@@ -55,15 +55,15 @@ public enum Histogram {
             if v > valMax { valMax = v }
         }
         var out = ""
-        if idxMax >= 0 { out += "     " + pad(valType, 13) + " : count     distribution\n" }
+        if idxMax >= 0 { out += "     " + ljust(valType, 13) + " : count     distribution\n" }
         var strip = stripLeadingZero
         if idxMax >= 0 {
             for i in 0...idxMax {
                 let val = vals[i]
                 if strip && val == 0 { continue }
                 strip = false
-                out += "        " + pad(String(i), 10) + " : " + pad(String(val), 8) + " |"
-                    + pad(starsText(val, valMax, starsMax), starsMax) + "|\n"
+                out += "        " + ljust(String(i), 10) + " : " + ljust(String(val), 8) + " |"
+                    + ljust(starsText(val, valMax, starsMax), starsMax) + "|\n"
             }
         }
         return out
@@ -113,16 +113,6 @@ public enum Histogram {
             text = String(text.dropLast()) + "+"
         }
         return text
-    }
-
-    /// `%-Ns`: left-justified in `width` columns.
-    static func pad(_ s: String, _ width: Int) -> String {
-        s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
-    }
-
-    /// `%Nd`: right-justified in `width` columns.
-    static func leftPad(_ s: String, _ width: Int) -> String {
-        s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
     }
 }
 

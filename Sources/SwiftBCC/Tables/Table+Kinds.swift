@@ -156,9 +156,9 @@ extension Table {
             if buildID {
                 let status = raw[base]
                 if status != 1 { break }  // BPF_STACK_BUILD_ID_VALID
-                out.append(Self.le64(raw, base + 24))
+                out.append(TypedBytes.load(raw[(base + 24)..<(base + 32)], as: UInt64.self))
             } else {
-                let ip = Self.le64(raw, base)
+                let ip = TypedBytes.load(raw[base..<(base + 8)], as: UInt64.self)
                 if ip == 0 { break }
                 out.append(ip)
             }
@@ -170,10 +170,6 @@ extension Table {
     /// Python: `stack_traces.walk(stack_id, resolve=b.ksym)`.
     public func walk(_ stackId: Int, resolve: (UInt64) -> String) throws -> [String] {
         try walk(stackId).map(resolve)
-    }
-
-    static func le64(_ b: [UInt8], _ at: Int) -> UInt64 {
-        (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) }
     }
 }
 

@@ -96,11 +96,6 @@ final class WaitingProcess {
     deinit { if process.isRunning { kill(pid, SIGKILL) } }
 }
 
-/// Little-endian integers from raw map bytes (until the typed table API lands).
-func littleEndian64(_ bytes: [UInt8]) -> UInt64 {
-    bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-}
-
 func leBytes<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
     withUnsafeBytes(of: value.littleEndian) { Array($0) }
 }
@@ -108,14 +103,14 @@ func leBytes<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
 extension Table {
     /// The u64 value at `index` of a `BPF_ARRAY(name, u64, n)`.
     func u64(at index: UInt32) throws -> UInt64 {
-        littleEndian64(try lookup(rawKey: leBytes(index)) ?? [])
+        TypedBytes.load(try lookup(rawKey: leBytes(index)) ?? [], as: UInt64.self)
     }
 
     /// Every (u64 key, u64 value) of a hash with 8-byte keys and values.
     func u64Pairs() throws -> [UInt64: UInt64] {
         var result: [UInt64: UInt64] = [:]
         for k in try rawKeys() {
-            if let v = try lookup(rawKey: k) { result[littleEndian64(k)] = littleEndian64(v) }
+            if let v = try lookup(rawKey: k) { result[TypedBytes.load(k, as: UInt64.self)] = TypedBytes.load(v, as: UInt64.self) }
         }
         return result
     }
