@@ -121,9 +121,7 @@ public final class RunLimit {
 
 /// Prints one line on stderr.
 public func warn(_ message: String) {
-    var line = message
-    if !line.hasSuffix("\n") { line += "\n" }
-    _ = line.withCString { write(2, $0, strlen($0)) }
+    warnLine(message)
 }
 
 // Column padding: `ljust(s, width)` / `rjust(s, width)` (C's `%-Ns` / `%Ns`) come from SwiftBCC,

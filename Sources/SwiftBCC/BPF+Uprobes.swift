@@ -95,7 +95,7 @@ extension BPF {
             if let impl = r.implementationOffset {
                 base = impl
             } else {
-                warnOnce("SwiftBCC warning: \(r)\n")
+                warnOnce("SwiftBCC warning: \(r)")
             }
         }
         let (finalOffset, overflow) = base.addingReportingOverflow(symOff)
@@ -265,16 +265,5 @@ extension BPF {
             _ = StderrCapture.capture { bpf_detach_uprobe(ev) }
         }
         uprobes.removeAll()
-    }
-}
-
-private let warnLock = Lock()
-nonisolated(unsafe) private var warned: Set<String> = []
-
-/// Prints `message` on stderr once per process.
-func warnOnce(_ message: String) {
-    warnLock.withLock {
-        guard warned.insert(message).inserted else { return }
-        _ = message.withCString { write(2, $0, strlen($0)) }
     }
 }

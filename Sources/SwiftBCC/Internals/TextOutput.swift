@@ -28,3 +28,19 @@ package func writeAll(_ bytes: [UInt8], to fd: Int32) {
         }
     }
 }
+
+/// Writes `message` to stderr as one line (a newline is added when missing).
+package func warnLine(_ message: String) {
+    writeAll(Array((message.hasSuffix("\n") ? message : message + "\n").utf8), to: 2)
+}
+
+private let warnLock = Lock()
+nonisolated(unsafe) private var warned: Set<String> = []
+
+/// Writes `message` to stderr as one line, once per process.
+func warnOnce(_ message: String) {
+    warnLock.withLock {
+        guard warned.insert(message).inserted else { return }
+        warnLine(message)
+    }
+}

@@ -64,18 +64,8 @@ public enum KernelInfo {
     /// Prints, once per process, a warning when the kernel headers libbcc will use belong to
     /// another kernel release: struct offsets read from kernel memory may then be wrong.
     static func warnOnceIfHeadersMismatch() {
-        headerWarning.withLock {
-            guard !headerWarningDone else { return }
-            headerWarningDone = true
-            guard let dir = headersDirectory, let hdr = headersRelease(at: dir) else { return }
-            let running = release
-            if hdr != running {
-                let line = "SwiftBCC warning: kernel headers in \(dir) are for \(hdr), not the running kernel "
-                    + "\(running); kernel struct offsets may be wrong.\n"
-                _ = line.withCString { write(2, $0, strlen($0)) }
-            }
-        }
+        guard let dir = headersDirectory, let hdr = headersRelease(at: dir), hdr != release else { return }
+        warnOnce("SwiftBCC warning: kernel headers in \(dir) are for \(hdr), not the running kernel "
+            + "\(release); kernel struct offsets may be wrong.")
     }
-    private static let headerWarning = Lock()
-    nonisolated(unsafe) private static var headerWarningDone = false
 }
