@@ -59,7 +59,7 @@ extension KernelSuite {
                     try data.loadEvent(as: (TestEvent, TestEvent).self)
                 }
                 // The dynamic field offsets from libbcc's field list agree with the C struct.
-                #expect(data.cString(fromByteOffset: 16, count: 16) == currentThreadComm())
+                #expect(try data.cString(fromByteOffset: 16, count: 16) == currentThreadComm())
             }
             src.fire(5)
             try poll(b) { seqs.count >= 5 }
@@ -155,6 +155,20 @@ extension KernelSuite {
                 try b["ring"].openPerfBuffer { _, _ in }
             }
             #expect(throws: BPFError.self) { try b["events"].openPerfBuffer(pageCount: 3) { _, _ in } }
+            // Powers of two too large for libbcc's C int mapping size, and wakeups beyond its
+            // int, are typed errors rather than traps in a conversion.
+            let tooMany = Table.maxPerfPageCount * 2
+            #expect(throws: BPFError.invalidArgument("Perf buffer page count \(tooMany) is too large: libbcc maps "
+                + "(pages + 1) * \(getpagesize()) bytes per CPU as a C int, so use at most \(Table.maxPerfPageCount) pages.")) {
+                try b["events"].openPerfBuffer(pageCount: tooMany) { _, _ in }
+            }
+            for pages in [1 << 31, 1 << 62] {
+                #expect(throws: BPFError.self) { try b["events"].openPerfBuffer(pageCount: pages) { _, _ in } }
+            }
+            #expect(throws: BPFError.invalidArgument("wakeupEvents must be between 1 and 2147483647, not 2147483648.")) {
+                try b["events"].openPerfBuffer(wakeupEvents: Int(Int32.max) + 1) { _, _ in }
+            }
+            #expect(try !b["events"].isPerfBufferOpen)
             #expect(throws: BPFError.self) { try b["events"].closePerfBuffer() }
             try b["events"].openPerfBuffer { _, _ in }
             #expect(throws: BPFError.self) { try b["events"].openPerfBuffer { _, _ in } }
@@ -211,6 +225,21 @@ extension KernelSuite {
             #expect(seqs.isEmpty, "the 3 samples are below the wakeup watermark")
             try b.perfBufferConsume()
             #expect(seqs == [0, 1, 2])
+        }
+
+        @Test("A timeout too large for the clock (Int.max) waits without end instead of trapping")
+        func hugeTimeout() throws {
+            let src = EventSource()
+            let b = try BPF(text: EventSource.perfProgram, cflags: src.cflags)
+            defer { b.cleanup() }
+            var seqs: [Int32] = []
+            try b["events"].openPerfBuffer(of: TestEvent.self) { _, e in seqs.append(e.seq) }
+            // The events are waiting, so each poll returns as soon as it has read one batch.
+            for (i, timeout) in [Int.max, Int(Int32.max) + 1, Int(Int32.max)].enumerated() {
+                src.fire(1, from: i)
+                while !seqs.contains(Int32(i)) { try b.perfBufferPoll(timeout: timeout) }
+            }
+            #expect(seqs.sorted() == [0, 1, 2])
         }
 
         @Test("SIGINT ends a blocking perfBufferPoll with BPFError.interrupted")

@@ -94,6 +94,20 @@ extension KernelSuite {
             #expect(throws: BPFError.closed) { try b["ring"] }
         }
 
+        @Test("A timeout too large for the clock (Int.max) waits without end instead of trapping")
+        func hugeTimeout() throws {
+            let src = EventSource()
+            let b = try BPF(text: EventSource.ringProgram, cflags: src.cflags)
+            defer { b.cleanup() }
+            var seqs: [Int32] = []
+            try b["events"].openRingBuffer(of: TestEvent.self) { seqs.append($0.seq) }
+            for (i, timeout) in [Int.max, Int(Int32.max) + 1, Int(Int32.max)].enumerated() {
+                src.fire(1, from: i)
+                while !seqs.contains(Int32(i)) { try b.ringBufferPoll(timeout: timeout) }
+            }
+            #expect(seqs == [0, 1, 2])
+        }
+
         @Test("cleanup() from another thread ends a blocking ringBufferPoll within 100 ms")
         func cleanupEndsPoll() async throws {
             let b = try BPF(text: EventSource.ringProgram, cflags: EventSource().cflags)

@@ -32,12 +32,13 @@ extension Table {
     /// stops and rethrows the error; the rest of that CPU's batch is dropped.
     ///
     /// - Parameters:
-    ///   - pageCount: pages per CPU buffer, a power of two (Python's `page_cnt`, default 8).
+    ///   - pageCount: pages per CPU buffer, a power of two (Python's `page_cnt`, default 8), at
+    ///     most 262144 with 4 KiB pages (libbcc sizes the mapping in a C `int`).
     ///   - lostCallback: called with the number of samples the kernel dropped because a buffer
     ///     was full; without it libbcc prints "Possibly lost N samples" to stderr.
     ///   - wakeupEvents: samples per wakeup; above 1, use `perfBufferConsume()` for the rest.
     /// - Throws: `.wrongTableKind` unless this is a `BPF_PERF_OUTPUT` (PerfEventArray) table,
-    ///   `.invalidArgument` for a bad page count or a buffer already open,
+    ///   `.invalidArgument` for a bad page count or `wakeupEvents`, or a buffer already open,
     ///   `.systemCall` when the kernel refuses a perf event or its mmap.
     ///
     /// Python: `b["events"].open_perf_buffer(callback, page_cnt=8, lost_cb=None, wakeup_events=1)`;
@@ -56,8 +57,13 @@ extension Table {
         guard pageCount > 0, pageCount & (pageCount - 1) == 0 else {
             throw BPFError.invalidArgument("Perf buffer page count must be a power of two (1, 2, 4, 8, ...), not \(pageCount).")
         }
-        guard wakeupEvents >= 1 else {
-            throw BPFError.invalidArgument("wakeupEvents must be at least 1, not \(wakeupEvents).")
+        let maxPages = Self.maxPerfPageCount
+        guard pageCount <= maxPages else {
+            throw BPFError.invalidArgument("Perf buffer page count \(pageCount) is too large: libbcc maps (pages + 1) "
+                + "* \(Int(getpagesize())) bytes per CPU as a C int, so use at most \(maxPages) pages.")
+        }
+        guard wakeupEvents >= 1, wakeupEvents <= Int(Int32.max) else {
+            throw BPFError.invalidArgument("wakeupEvents must be between 1 and \(Int32.max), not \(wakeupEvents).")
         }
         let bpf = try liveBPF()
         let fd = try liveFD()
@@ -119,6 +125,13 @@ extension Table {
         }
     }
 
+    /// The largest power-of-two page count whose mapping, (pages + 1) pages, libbcc can size
+    /// (`perf_reader_mmap` computes it in a C `int`): 262144 with 4 KiB pages.
+    static var maxPerfPageCount: Int {
+        let limit = Int(Int32.max) / Int(getpagesize()) - 1
+        return 1 << (Int.bitWidth - 1 - limit.leadingZeroBitCount)
+    }
+
     /// Closes this table's perf buffers: removes them from the table (the program's
     /// `perf_submit` then fails with ENOENT) and frees the readers, now or when a poll using
     /// them returns. Python: `del b["events"][cpu]` for each CPU (`PerfEventArray.__delitem__`);
@@ -151,9 +164,9 @@ extension Table {
 }
 
 extension BPF {
-    /// Waits up to `timeout` milliseconds (-1: until events arrive) for events in the open
-    /// perf buffers and runs their callbacks on this thread. Returns early on `cleanup()` (from
-    /// another thread or a callback).
+    /// Waits up to `timeout` milliseconds (negative or `Int.max`: until events arrive) for
+    /// events in the open perf buffers and runs their callbacks on this thread. Returns early on
+    /// `cleanup()` (from another thread or a callback).
     ///
     /// - Throws: the first error a callback threw; `.interrupted` on SIGINT/SIGTERM;
     ///   `.invalidArgument` when no perf buffer is open; `.closed` after `cleanup()`.

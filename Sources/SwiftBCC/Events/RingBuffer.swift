@@ -63,8 +63,9 @@ extension Table {
 }
 
 extension BPF {
-    /// Waits up to `timeout` milliseconds (-1: until samples arrive) for samples in the open
-    /// ring buffers and runs their callbacks on this thread. Returns early on `cleanup()`.
+    /// Waits up to `timeout` milliseconds (negative or `Int.max`: until samples arrive) for
+    /// samples in the open ring buffers and runs their callbacks on this thread. Returns early
+    /// on `cleanup()`.
     ///
     /// - Returns: the number of samples consumed.
     /// - Throws: the first error a callback threw; `.interrupted` on SIGINT/SIGTERM;

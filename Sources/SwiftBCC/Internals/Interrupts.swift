@@ -90,15 +90,28 @@ public enum Interrupts {
         var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: wakeReadFD, events: Int16(POLLIN), revents: 0)]
         let count: nfds_t = wakeReadFD >= 0 ? 2 : 1
-        let deadline = timeoutMs >= 0 ? monotonicMs() + Int64(timeoutMs) : Int64.max
+        let deadline = deadline(afterMs: Int(timeoutMs))
         while true {
-            let remaining = deadline == Int64.max ? -1 : Int32(clamping: max(0, deadline - monotonicMs()))
-            let n = poll(&fds, count, remaining)
+            let n = poll(&fds, count, pollTimeout(until: deadline))
             if n < 0 && errno == EINTR { try check(); continue }
             try check()
             if n <= 0 { return false }
             if fds[0].revents != 0 { return true }
         }
+    }
+
+    /// The `monotonicMs()` time `timeoutMs` from now; `Int64.max` (never) for a negative
+    /// timeout or one too large to add (such a wait is as good as forever).
+    static func deadline(afterMs timeoutMs: Int) -> Int64 {
+        guard timeoutMs >= 0 else { return .max }
+        let (sum, overflow) = monotonicMs().addingReportingOverflow(Int64(timeoutMs))
+        return overflow ? .max : sum
+    }
+
+    /// `poll(2)`'s timeout for waiting until `deadline`: -1 for `Int64.max`, else the
+    /// milliseconds left (0 once past), clamped to `Int32`; a wait longer than that loops.
+    static func pollTimeout(until deadline: Int64) -> Int32 {
+        deadline == .max ? -1 : Int32(clamping: max(0, deadline - monotonicMs()))
     }
 
     static func monotonicMs() -> Int64 {
