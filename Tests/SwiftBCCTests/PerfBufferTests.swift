@@ -242,6 +242,90 @@ extension KernelSuite {
             #expect(seqs.sorted() == [0, 1, 2])
         }
 
+        @Test("Two threads polling and consuming the same perf buffer get each event once, one callback at a time",
+              .enabled(if: CPUs.online.count >= 2, "needs two online CPUs"))
+        func concurrentPolls() throws {
+            let src = EventSource()
+            let b = try BPF(text: EventSource.perfProgram, cflags: src.cflags)
+            defer { b.cleanup() }
+            final class Record: @unchecked Sendable {
+                let lock = NSLock()
+                var seqs: [Int32] = []
+                var running = 0
+                var overlaps = 0
+            }
+            let record = Record()
+            try b["events"].openPerfBuffer(of: TestEvent.self) { _, e in
+                record.lock.withLock {
+                    record.running += 1
+                    if record.running > 1 { record.overlaps += 1 }
+                }
+                // A slow callback, so that the other thread comes in while it runs.
+                usleep(2000)
+                record.lock.withLock {
+                    record.seqs.append(e.seq)
+                    record.running -= 1
+                }
+            }
+            // Samples waiting in two CPUs' buffers: one thread may read one while the other reads the other.
+            let cpus = CPUs.online.prefix(2)
+            let n = 30
+            for (i, cpu) in cpus.enumerated() { onCPU(cpu) { src.fire(n, from: i * n) } }
+            let stop = Shared(false)
+            let errors = Shared<[String]>([])
+            let poller: @Sendable () -> Void = {
+                while !stop.value {
+                    do { try b.perfBufferPoll(timeout: 10) } catch { errors.value.append("\(error)") }
+                }
+            }
+            let consumer: @Sendable () -> Void = {
+                while !stop.value {
+                    do { try b.perfBufferConsume() } catch { errors.value.append("\(error)") }
+                }
+            }
+            let watcher: @Sendable () -> Void = {
+                _ = eventually(timeout: 20) { record.lock.withLock { record.seqs.count >= 2 * n } }
+                usleep(100_000)
+                stop.value = true
+            }
+            guard runThreads(timeout: 60, [poller, consumer, watcher]) else {
+                abandon(b)
+                Issue.record("the polling threads did not end")
+                return
+            }
+            let seqs = record.lock.withLock { record.seqs }
+            #expect(seqs.sorted() == (0..<Int32(2 * n)).map { $0 })
+            #expect(record.overlaps == 0, "callbacks of one buffer ran on two threads at once \(record.overlaps) times")
+            #expect(errors.value.isEmpty, "\(errors.value.prefix(3))")
+        }
+
+        @Test("Polling from inside a perf callback is a typed error (the poll runs in the polling loop)")
+        func reentry() throws {
+            let src = EventSource()
+            let b = try BPF(text: EventSource.program(tables: "BPF_PERF_OUTPUT(events);\nBPF_RINGBUF_OUTPUT(ring, 4);",
+                                                      submit: "events.perf_submit(args, &d, sizeof(d));"), cflags: src.cflags)
+            defer { b.cleanup() }
+            var seqs: [Int32] = []
+            var refused: [String] = []
+            func expectRefused(_ body: () throws -> Void) {
+                do { try body(); refused.append("no error") } catch let BPFError.invalidArgument(message) {
+                    refused.append(String(message.prefix { $0 != " " }))
+                } catch { refused.append("\(error)") }
+            }
+            try b["ring"].openRingBuffer { _ in }
+            try b["events"].openPerfBuffer(of: TestEvent.self) { _, e in
+                seqs.append(e.seq)
+                expectRefused { try b.perfBufferPoll(timeout: 0) }
+                expectRefused { try b.perfBufferConsume() }
+                expectRefused { _ = try b.ringBufferPoll(timeout: 0) }
+            }
+            src.fire(2)
+            try poll(b) { seqs.count >= 2 }
+            try b.perfBufferConsume()
+            #expect(seqs.sorted() == [0, 1], "each sample once")
+            #expect(refused == Array(repeating: ["perfBufferPoll", "perfBufferConsume", "ringBufferPoll"], count: 2).flatMap { $0 })
+        }
+
         @Test("SIGINT ends a blocking perfBufferPoll with BPFError.interrupted")
         func interrupted() async throws {
             let b = try BPF(text: EventSource.perfProgram, cflags: EventSource().cflags)

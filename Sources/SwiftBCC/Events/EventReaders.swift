@@ -16,6 +16,9 @@ final class PerfBufferEntry: @unchecked Sendable {
     /// Polls using the readers now (guarded by `EventReaders.lock`).
     var users = 0
     var isRetired = false
+    /// Held while one of the readers is read (its callbacks run): taken only by polls, which
+    /// are never started from inside a callback and hold no other SwiftBCC lock meanwhile.
+    private let readLock = Lock(recursive: false)
 
     init(table: String, mapFD: Int32, cpus: [Int], readers: ContiguousArray<OpaquePointer>,
          boxes: [PerfCallbackBox], state: CallbackState, isPrivate: Bool) {
@@ -27,6 +30,18 @@ final class PerfBufferEntry: @unchecked Sendable {
         self.boxes = boxes
         self.state = state
         self.isPrivate = isPrivate
+    }
+
+    /// Reads reader `index`, running its callbacks on this thread, and returns the first error
+    /// a callback threw. Reads of one buffer are serialized: its callbacks never run on two
+    /// threads at once (polling threads may read different CPUs' readers), and a poll waits for
+    /// another thread's read instead of skipping the reader (libbcc's own guard makes a
+    /// concurrent `perf_reader_event_read` of the same reader return at once, which could leave
+    /// a sample that arrived meanwhile waiting for the next wakeup).
+    @inline(__always)
+    func read(_ index: Int) -> (any Error)? {
+        readLock.withLock { CallbackThread.dispatching { perf_reader_event_read(readers[index]) } }
+        return state.takeError()
     }
 
     /// Frees the readers (unmaps the rings, disables and closes the perf events) and releases

@@ -28,8 +28,10 @@ extension Table {
     /// ```
     ///
     /// `callback` gets the CPU and the kernel's bytes in place: the buffer is valid only during
-    /// the call (copy what you keep). It runs on the thread that polls. If it throws, the poll
-    /// stops and rethrows the error; the rest of that CPU's batch is dropped.
+    /// the call (copy what you keep). It runs on the thread that polls, never on two threads at
+    /// once (polls of one buffer from several threads take turns), and may use the `BPF` and
+    /// its tables but not poll. If it throws, the poll stops and rethrows the error; the rest
+    /// of that CPU's batch is dropped.
     ///
     /// - Parameters:
     ///   - pageCount: pages per CPU buffer, a power of two (Python's `page_cnt`, default 8), at
@@ -169,11 +171,13 @@ extension BPF {
     /// `cleanup()` (from another thread or a callback).
     ///
     /// - Throws: the first error a callback threw; `.interrupted` on SIGINT/SIGTERM;
-    ///   `.invalidArgument` when no perf buffer is open; `.closed` after `cleanup()`.
+    ///   `.invalidArgument` when no perf buffer is open or when called from inside a perf or
+    ///   ring buffer callback; `.closed` after `cleanup()`.
     ///
     /// Python: `b.perf_buffer_poll(timeout=-1)`; libbcc: `perf_reader_event_read` (the wait is
     /// SwiftBCC's own `poll(2)`, so Ctrl-C and `cleanup()` can end it).
     public func perfBufferPoll(timeout: Int = -1) throws {
+        try CallbackThread.refusePoll("perfBufferPoll")
         let entries = try eventReaders.beginPerfUse()
         defer { eventReaders.endPerfUse(entries) }
         guard !entries.isEmpty else {
@@ -187,15 +191,15 @@ extension BPF {
     /// remainder when `wakeupEvents` > 1. Throws as `perfBufferPoll`.
     /// Python: `b.perf_buffer_consume()`; libbcc: `perf_reader_event_read` (as `perf_reader_consume`).
     public func perfBufferConsume() throws {
+        try CallbackThread.refusePoll("perfBufferConsume")
         let entries = try eventReaders.beginPerfUse()
         defer { eventReaders.endPerfUse(entries) }
         guard !entries.isEmpty else {
             throw BPFError.invalidArgument("No perf buffers to consume: open one first with openPerfBuffer.")
         }
         for e in entries {
-            for r in e.readers {
-                perf_reader_event_read(r)
-                if let error = e.state.takeError() { throw error }
+            for i in e.readers.indices {
+                if let error = e.read(i) { throw error }
             }
         }
     }
@@ -216,8 +220,7 @@ extension BPF {
             var i = index
             for e in entries {
                 if i < e.readers.count {
-                    perf_reader_event_read(e.readers[i])
-                    if let error = e.state.takeError() { failure = error }
+                    failure = e.read(i)
                     return
                 }
                 i -= e.readers.count

@@ -14,12 +14,15 @@ extension Table {
     /// while true { try b.ringBufferPoll() }
     /// ```
     ///
-    /// `callback` gets the sample's bytes in place, valid only during the call. If it throws,
+    /// `callback` gets the sample's bytes in place, valid only during the call. It runs on the
+    /// polling thread, one sample at a time (polls from several threads take turns), and may
+    /// use the `BPF` and its tables but not poll or open ring buffers. If it throws,
     /// consumption stops at that sample and the poll rethrows the error; later samples stay in
     /// the ring for the next poll.
     ///
     /// - Throws: `.wrongTableKind` unless this is a RingBuf table, `.invalidArgument` when it
-    ///   is open already, `.systemCall` when libbpf cannot map it.
+    ///   is open already or when called from inside a ring buffer callback, `.systemCall` when
+    ///   libbpf cannot map it.
     ///
     /// Python: `b["events"].open_ring_buffer(callback, ctx=None)`; libbcc: `bpf_new_ringbuf`,
     /// `bpf_add_ringbuf`.
@@ -78,7 +81,8 @@ extension BPF {
     ///
     /// - Returns: the number of samples consumed.
     /// - Throws: the first error a callback threw; `.interrupted` on SIGINT/SIGTERM;
-    ///   `.invalidArgument` when no ring buffer is open; `.closed` after `cleanup()`.
+    ///   `.invalidArgument` when no ring buffer is open or when called from inside a perf or
+    ///   ring buffer callback; `.closed` after `cleanup()`.
     ///
     /// Python: `b.ring_buffer_poll(timeout=-1)`; libbcc: `bpf_consume_ringbuf` (the wait is
     /// SwiftBCC's own `poll(2)` on the ring buffer maps, so Ctrl-C and `cleanup()` can end it).
