@@ -230,11 +230,7 @@ extension KernelSuite {
             defer { b.cleanup() }
             var seqs: [Int32] = []
             try b["events"].openPerfBuffer(of: TestEvent.self) { _, e in seqs.append(e.seq) }
-            // The events are waiting, so each poll returns as soon as it has read one batch.
-            for (i, timeout) in [Int.max, Int(Int32.max) + 1, Int(Int32.max)].enumerated() {
-                src.fire(1, from: i)
-                while !seqs.contains(Int32(i)) { try b.perfBufferPoll(timeout: timeout) }
-            }
+            try pollWithHugeTimeouts(src, seen: { seqs }) { try b.perfBufferPoll(timeout: $0) }
             #expect(seqs.sorted() == [0, 1, 2])
         }
 
@@ -303,17 +299,12 @@ extension KernelSuite {
             defer { b.cleanup() }
             var seqs: [Int32] = []
             var refused: [String] = []
-            func expectRefused(_ body: () throws -> Void) {
-                do { try body(); refused.append("no error") } catch let BPFError.invalidArgument(message) {
-                    refused.append(String(message.prefix { $0 != " " }))
-                } catch { refused.append("\(error)") }
-            }
             try b["ring"].openRingBuffer { _ in }
             try b["events"].openPerfBuffer(of: TestEvent.self) { _, e in
                 seqs.append(e.seq)
-                expectRefused { try b.perfBufferPoll(timeout: 0) }
-                expectRefused { try b.perfBufferConsume() }
-                expectRefused { _ = try b.ringBufferPoll(timeout: 0) }
+                refused.append(invalidArgumentWord { try b.perfBufferPoll(timeout: 0) })
+                refused.append(invalidArgumentWord { try b.perfBufferConsume() })
+                refused.append(invalidArgumentWord { _ = try b.ringBufferPoll(timeout: 0) })
             }
             src.fire(2)
             try poll(b) { seqs.count >= 2 }
