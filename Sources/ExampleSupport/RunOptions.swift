@@ -13,6 +13,13 @@ public struct RunOptions: ParsableArguments {
 
     public init() {}
 
+    public func validate() throws {
+        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        if let duration, !(duration.isFinite && duration > 0) {
+            throw ValidationError("--duration must be a number of seconds greater than 0")
+        }
+    }
+
     /// Starts the clock for `--duration` and the counter for `--count`.
     public func start() -> RunLimit { RunLimit(count: count, duration: duration) }
 }
@@ -92,7 +99,7 @@ public final class RunLimit {
     public func pollLoop(_ poll: (Int) throws -> Void) throws {
         do {
             while !isDone {
-                try poll(remaining.map { Swift.max(1, Int(($0 * 1000).rounded(.up))) } ?? -1)
+                try poll(BPF.milliseconds(remaining))
             }
         } catch BPFError.interrupted {
             return

@@ -128,9 +128,12 @@ extension BPF {
             }
             if byFn.isEmpty {
                 kprobeFDs.removeValue(forKey: evName)
-                let (res, output) = StderrCapture.capture { bpf_detach_kprobe(evName) }
+                let ((res, err), output) = StderrCapture.capture { () -> (Int32, Int32) in
+                    let res = bpf_detach_kprobe(evName)
+                    return (res, errno)
+                }
                 if res < 0 {
-                    throw BPFError.systemCall(name: "bpf_detach_kprobe(\(evName))", errno: errno, detail: output.text)
+                    throw BPFError.systemCall(name: "bpf_detach_kprobe(\(evName))", errno: err, detail: output.text)
                 }
             } else {
                 kprobeFDs[evName] = byFn

@@ -24,8 +24,7 @@ extension BPF {
     /// Python: `b.trace_readline(nonblocking=False)` (which returns bytes).
     public func traceReadline(nonblocking: Bool = false, timeout: Double? = nil) throws -> String? {
         let p = try pipe()
-        let ms: Int32 = nonblocking ? 0 : timeout.map { Int32(clamping: Int64(max(0.001, $0) * 1000)) } ?? -1
-        return try p.readLine(timeoutMs: ms)
+        return try p.readLine(timeoutMs: nonblocking ? 0 : Self.milliseconds(timeout))
     }
 
     /// Reads trace_pipe lines until one parses, and returns its fields (task, pid, cpu, flags,
@@ -60,6 +59,13 @@ extension BPF {
         } catch BPFError.interrupted {
             return
         }
+    }
+
+    /// A timeout in seconds as poll(2) milliseconds (for `perfBufferPoll(timeout:)` and friends): nil, negative, infinite or NaN wait
+    /// forever (-1); anything else is at least 1 ms and at most Int32.max ms.
+    public static func milliseconds(_ seconds: Double?) -> Int {
+        guard let seconds, seconds.isFinite, seconds >= 0 else { return -1 }
+        return Int(min(Double(Int32.max), max(1, (seconds * 1000).rounded(.up))))
     }
 
     static func printFlushed(_ line: String) {

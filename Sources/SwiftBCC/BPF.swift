@@ -1,5 +1,6 @@
 internal import CBCC
 import Glibc
+import Synchronization
 
 /// A BPF module compiled from restricted C by libbcc, and everything loaded and attached from
 /// it. Python: `bcc.BPF`.
@@ -59,7 +60,9 @@ public final class BPF: @unchecked Sendable {
     var tables: [String: Table] = [:]
     /// Open perf buffers and ring buffers (Events/).
     let eventReaders = EventReaders()
-    private(set) var isClosed = false
+    /// Set once by `cleanup()`; atomic, so any thread may read it without the lock.
+    private let closedFlag = Atomic<Bool>(false)
+    var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
 
     // MARK: Compile
 
@@ -244,7 +247,7 @@ public final class BPF: @unchecked Sendable {
     public func cleanup() {
         lock.withLock {
             guard !isClosed else { return }
-            isClosed = true
+            closedFlag.store(true, ordering: .releasing)
             for ev in kprobeFDs.keys.sorted() {
                 for (_, fd) in kprobeFDs[ev] ?? [:] { _ = bpf_close_perf_event_fd(fd) }
                 _ = StderrCapture.capture { bpf_detach_kprobe(ev) }

@@ -38,7 +38,7 @@ struct HistogramTests {
     @Test("log2 histogram text equals Python's _print_log2_hist for the same counts", arguments: [false, true])
     func log2(strip: Bool) {
         let expected = python("_print_log2_hist", Self.cases, valType: "usecs", strip: strip)
-        try? #require(expected.count == Self.cases.count)
+        #expect(expected.count == Self.cases.count)
         for (i, vals) in Self.cases.enumerated() where i < expected.count {
             let padded = vals + [Int64](repeating: 0, count: max(0, 65 - vals.count))
             #expect(Histogram.log2Text(padded, valType: "usecs", stripLeadingZero: strip) == expected[i], "case \(i): \(vals)")
@@ -59,7 +59,7 @@ struct HistogramTests {
         let out = runPython(script, args: [json])
         #expect(out.status == 0, "python: \(out.stderr)")
         let lines = out.stdout.split(separator: "\n").map(String.init)
-        try? #require(lines.count == 3 * Self.cases.count)
+        #expect(lines.count == 3 * Self.cases.count)
         for (i, vals) in Self.cases.enumerated() where 3 * i + 2 < lines.count {
             let ts = String(lines[3 * i].dropFirst("{'ts': '".count).prefix(19))
             #expect(Histogram.jsonText(vals, valType: "usecs", timestamp: ts) == lines[3 * i] + "\n")
@@ -73,7 +73,7 @@ struct HistogramTests {
     @Test("linear histogram text equals Python's _print_linear_hist for the same counts", arguments: [false, true])
     func linear(strip: Bool) {
         let expected = python("_print_linear_hist", Self.cases, valType: "kbytes", strip: strip)
-        try? #require(expected.count == Self.cases.count)
+        #expect(expected.count == Self.cases.count)
         for (i, vals) in Self.cases.enumerated() where i < expected.count {
             #expect(Histogram.linearText(vals, valType: "kbytes", stripLeadingZero: strip) == expected[i], "case \(i): \(vals)")
         }

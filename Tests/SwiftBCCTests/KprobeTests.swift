@@ -94,7 +94,7 @@ extension KernelSuite {
                 }
                 return event == BPF.getSyscallPrefix() + "getppid"
             }
-            #expect(!loadedProgramNames().contains("sys_getppid"))
+            #expect(eventually { !loadedProgramNames().contains("sys_getppid") })
         }
     }
 }

@@ -397,7 +397,7 @@ extension KernelSuite {
             #expect(try b["hom"].delete(Int32(7)))
         }
 
-        @Test("CgroupArray: check_current_task against the cgroup v2 root set from Swift", .enabled(if: cgroup2Root() != nil))
+        @Test("CgroupArray: check_current_task against the cgroup v2 root set from Swift", .enabled(if: cgroup2Root() != nil, "needs a cgroup v2 hierarchy mounted (mount -t cgroup2 none /sys/fs/cgroup)"))
         func cgroupArray() throws {
             let b = try BPF(text: getppidProgram(
                 declarations: "BPF_CGROUP_ARRAY(cg, 1); BPF_ARRAY(res, int, 1);",

@@ -30,6 +30,9 @@ public enum Interrupts {
             }
             wakeReadFD = fds[0]
             wakeWriteFD = fds[1]
+            // Initialize every global the handler touches now: a lazy global's first access
+            // (swift_once) must not happen inside a signal handler.
+            _ = pending.load(ordering: .relaxed)
             unblock()
             for sig in [SIGINT, SIGTERM] {
                 var old = sigaction()
@@ -37,10 +40,14 @@ public enum Interrupts {
                 // Leave a handler the program installed alone; replace only the default.
                 if old.__sigaction_handler.sa_handler != nil { continue }
                 var action = sigaction()
+                // Async-signal-safe: a lock-free atomic store and write(2); errno is restored so
+                // the interrupted code's errno survives (a full pipe sets EAGAIN).
                 action.__sigaction_handler.sa_handler = { sig in
+                    let savedErrno = errno
                     Interrupts.pending.store(sig, ordering: .releasing)
                     var byte: UInt8 = 1
                     _ = Glibc.write(Interrupts.wakeWriteFD, &byte, 1)
+                    errno = savedErrno
                 }
                 sigemptyset(&action.sa_mask)
                 action.sa_flags = SA_RESTART
@@ -79,25 +86,6 @@ public enum Interrupts {
     /// Throws `.interrupted` if a stop signal has arrived.
     static func check() throws {
         if let s = pendingSignal { throw BPFError.interrupted(signal: s) }
-    }
-
-    /// Waits until `fd` is readable, the timeout passes (returns false) or a stop signal
-    /// arrives (throws). `timeoutMs` < 0 waits forever.
-    static func waitReadable(_ fd: Int32, timeoutMs: Int32) throws -> Bool {
-        install()
-        unblock()
-        try check()
-        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: wakeReadFD, events: Int16(POLLIN), revents: 0)]
-        let count: nfds_t = wakeReadFD >= 0 ? 2 : 1
-        let deadline = deadline(afterMs: Int(timeoutMs))
-        while true {
-            let n = poll(&fds, count, pollTimeout(until: deadline))
-            if n < 0 && errno == EINTR { try check(); continue }
-            try check()
-            if n <= 0 { return false }
-            if fds[0].revents != 0 { return true }
-        }
     }
 
     /// The `monotonicMs()` time `timeoutMs` from now; `Int64.max` (never) for a negative

@@ -58,8 +58,8 @@ public final class Table: @unchecked Sendable {
         self.bpf = bpf
         self.name = name
         self.id = id
-        self.mapFD = fd
-        self.mapType = bpf_table_type_id(module, id)
+        let mapType = bpf_table_type_id(module, id)
+        self.mapType = mapType
         guard let kind = TableKind(rawValue: mapType) else {
             // Python BCC raises "Unknown table type" here too.
             throw BPFError.invalidArgument("Table \(name) has map type \(mapType), which SwiftBCC does not know; "
@@ -74,6 +74,14 @@ public final class Table: @unchecked Sendable {
         self.leafDescription = stringOrNil(bpf_table_leaf_desc_id(module, id)) ?? ""
         self.keyType = Table.type(json: keyDescription, size: keySize)
         self.leafType = Table.type(json: leafDescription, size: leafSize)
+        // Last, so no throw after it can leak the fd: our own duplicate of the module's map fd.
+        // A lookup racing with cleanup() on another thread then still reaches this map (alive
+        // until the Table goes), never an fd number reused for something else.
+        let own = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+        guard own >= 0 else {
+            throw BPFError.systemCall(name: "dup(map fd of \(name))", errno: errno, detail: "")
+        }
+        self.mapFD = own
     }
 
     static func type(json: String, size: Int) -> TypeDescription {
@@ -85,7 +93,10 @@ public final class Table: @unchecked Sendable {
         (0..<bpf_num_tables(module)).compactMap { stringOrNil(bpf_table_name(module, $0)) }
     }
 
-    /// The map's file descriptor (owned by the module: valid until `cleanup()`).
+    deinit { Glibc.close(mapFD) }
+
+    /// The map's file descriptor (this Table's own: valid while the Table lives and the `BPF`
+    /// is not cleaned up).
     /// Python: `t.get_fd()`, `t.map_fd`.
     public var fd: Int32 {
         get throws { try liveFD() }

@@ -2,10 +2,21 @@ import Glibc
 
 /// A reader of tracefs `trace_pipe`, line by line. Reading consumes the lines: every reader
 /// on the machine shares the one pipe.
-final class TracePipe {
-    let fd: Int32
+///
+/// Safe across threads: readers take turns (the line buffer is shared), and `close()` from
+/// another thread wakes a blocked reader, which then throws `.closed`; the fd is closed only
+/// once no reader uses it, so its number cannot be reused under a reader.
+final class TracePipe: @unchecked Sendable {
+    private let fd: Int32
+    private let wake = WakeFD()
+    /// One reader at a time: guards `buffer` and `start`.
+    private let readLock = Lock()
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Guards `closed` and `readers`.
+    private let state = Lock()
+    private var closed = false
+    private var readers = 0
 
     init() throws {
         let root = try Tracefs.requireRoot()
@@ -21,11 +32,34 @@ final class TracePipe {
         self.fd = fd
     }
 
-    func close() { Glibc.close(fd) }
+    /// Stops the pipe: wakes a blocked reader, and closes the fd now or when the last reader leaves.
+    func close() {
+        state.withLock {
+            guard !closed else { return }
+            closed = true
+            wake.signal()
+            if readers == 0 { Glibc.close(fd) }
+        }
+    }
 
     /// The next line without its line end (and trailing whitespace, as Python's `rstrip`).
-    /// `timeoutMs`: 0 returns at once (nonblocking), < 0 waits until a line or a stop signal.
-    func readLine(timeoutMs: Int32) throws -> String? {
+    /// `timeoutMs`: 0 returns at once (nonblocking), < 0 waits until a line, a stop signal
+    /// (throws `.interrupted`) or `close()` (throws `.closed`).
+    func readLine(timeoutMs: Int) throws -> String? {
+        try state.withLock {
+            if closed { throw BPFError.closed }
+            readers += 1
+        }
+        defer {
+            state.withLock {
+                readers -= 1
+                if closed && readers == 0 { Glibc.close(fd) }
+            }
+        }
+        return try readLock.withLock { try readLineLocked(timeoutMs: timeoutMs) }
+    }
+
+    private func readLineLocked(timeoutMs: Int) throws -> String? {
         let deadline = timeoutMs > 0 ? Interrupts.monotonicMs() + Int64(timeoutMs) : 0
         while true {
             if let nl = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
@@ -34,6 +68,7 @@ final class TracePipe {
                 if start > 65536 { buffer.removeFirst(start); start = 0 }
                 return Self.rstrip(line)
             }
+            if state.withLock({ closed }) { throw BPFError.closed }
             var chunk = [UInt8](repeating: 0, count: 8192)
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 {
@@ -44,9 +79,16 @@ final class TracePipe {
                 throw BPFError.systemCall(name: "read(trace_pipe)", errno: errno, detail: "")
             }
             if timeoutMs == 0 { return nil }
-            let wait: Int32 = timeoutMs < 0 ? -1 : Int32(clamping: max(0, deadline - Interrupts.monotonicMs()))
-            if timeoutMs > 0 && wait == 0 { return nil }
-            if try !Interrupts.waitReadable(fd, timeoutMs: wait), timeoutMs > 0 { return nil }
+            var wait = -1
+            if timeoutMs > 0 {
+                wait = Int(max(0, deadline - Interrupts.monotonicMs()))
+                if wait == 0 { return nil }
+            }
+            switch try EventWait.wait(fds: [fd], wake: (wake.fd, -1), timeoutMs: wait, onReady: { _ in }) {
+            case .ready: continue
+            case .timedOut: if timeoutMs > 0 { return nil }
+            case .woken: throw BPFError.closed
+            }
         }
     }
 
