@@ -121,6 +121,40 @@ extension KernelSuite {
             #expect(r["big"]?.description == "99")
         }
 
+        @Test("Event fields decode and print as Python's event class (s8 is c_char: bytes)", .requiresPythonBCC)
+        func pythonParity() throws {
+            let program = """
+                enum state { IDLE, BUSY };
+                struct ev { s8 c; u8 b; s16 h; u16 uh; int i; u32 u; s64 l; u64 ul; s8 name[5]; char comm[6];
+                            enum state st; long sl; unsigned long long ull; };
+                BPF_PERF_OUTPUT(events);
+                int f(void *ctx) { struct ev x = {}; events.perf_submit(ctx, &x, sizeof(x)); return 0; }
+                """
+            let b = try BPF(text: program)
+            defer { b.cleanup() }
+            let type = try #require(try b["events"].eventType())
+            // Every byte different, high bits set in some, NULs inside the char arrays.
+            var bytes = (0..<type.size).map { UInt8(truncatingIfNeeded: $0 &* 73 &+ 0x91) }
+            let name = try #require(type.fields.first { $0.name == "name" })
+            bytes[name.offset + 2] = 0
+            let swift = ["\(type.size)"] + type.decode(bytes).fields.map { "\($0.name) \($0.value)" }
+            let python = runPython("""
+                import sys, ctypes as ct
+                from bcc import BPF
+                import bcc.table
+                b = BPF(text=sys.argv[1])
+                cls = bcc.table._get_event_class(b["events"])
+                data = bytes.fromhex(sys.argv[2])
+                print(ct.sizeof(cls))
+                e = ct.cast(ct.create_string_buffer(data, len(data)), ct.POINTER(cls)).contents
+                for name, _ in cls._fields_:
+                    print(name, repr(getattr(e, name)))
+                """, args: [program, bytes.map { String(format: "%02x", $0) }.joined()])
+            try #require(python.status == 0, "\(python.stderr)")
+            #expect(swift == python.stdout.split(separator: "\n").map(String.init))
+            #expect(swift.contains { $0.hasPrefix("c b'") }, "s8 prints as bytes: \(swift)")
+        }
+
         @Test("A nested struct field cannot be sized from libbcc's field list: a clear error pointing to loadEvent(as:)")
         func nestedStruct() throws {
             let b = try BPF(text: """

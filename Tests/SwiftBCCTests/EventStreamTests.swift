@@ -112,7 +112,9 @@ extension KernelSuite {
             #expect(e.seq == 0 && e.tgid == UInt32(getpid()))
         }
 
-        @Test("Cancelling the consuming task ends the stream within 100 ms and closes the buffer")
+        // The bounds below are generous (a loaded machine or an emulated VM is slow): the streams
+        // poll without a timeout, so ending at all is what shows the wake-up works.
+        @Test("Cancelling the consuming task ends the stream promptly and closes the buffer")
         func cancellation() async throws {
             let b = try BPF(text: EventSource.perfProgram, cflags: EventSource().cflags)
             defer { b.cleanup() }
@@ -125,12 +127,12 @@ extension KernelSuite {
             try await Task.sleep(for: .milliseconds(200))
             let cancelledAt = Date()
             consumer.cancel()
-            let endedAt = await consumer.value
-            #expect(endedAt.timeIntervalSince(cancelledAt) < 0.1)
-            #expect(eventually(timeout: 0.5) { !table.isPerfBufferOpen })
+            let endedAt = try await withDeadline(10) { await consumer.value }
+            #expect(endedAt.timeIntervalSince(cancelledAt) < 5)
+            #expect(eventually(timeout: 5) { !table.isPerfBufferOpen })
         }
 
-        @Test("cleanup() ends the stream normally within 100 ms")
+        @Test("cleanup() ends the stream normally and promptly")
         func cleanupEnds() async throws {
             try #require(Probe.ringBuffers.ok, "\(Probe.ringBuffers.reason)")
             let b = try BPF(text: EventSource.ringProgram, cflags: EventSource().cflags)
@@ -149,9 +151,9 @@ extension KernelSuite {
                 let cleanedAt = Date()
                 b.cleanup()
                 perf.cleanup()
-                let (endedAt, normally) = await consumer.value
+                let (endedAt, normally) = try await withDeadline(10) { await consumer.value }
                 #expect(normally)
-                #expect(endedAt.timeIntervalSince(cleanedAt) < 0.1)
+                #expect(endedAt.timeIntervalSince(cleanedAt) < 5)
             }
         }
 

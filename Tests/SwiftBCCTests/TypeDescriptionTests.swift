@@ -168,6 +168,29 @@ struct TypeDescriptionTests {
         #expect(throws: BPFError.self) { try TypeDescription(cType: "struct foo") }
     }
 
+    @Test("One alias table for tables and events: kernel and libc typedefs, s8 as Python's c_char")
+    func typedefAliases() throws {
+        let expected: [String: CScalar] = [
+            "uid_t": .unsignedInt, "gid_t": .unsignedInt, "dev_t": .unsignedInt, "key_t": .int, "time_t": .long,
+            "off_t": .long, "loff_t": .longLong, "ktime_t": .longLong, "sector_t": .unsignedLongLong,
+            "u128": .unsignedInt128, "s128": .int128, "__u128": .unsignedInt128, "u_int8_t": .unsignedChar,
+            "u_int16_t": .unsignedShort, "u_int32_t": .unsignedInt, "u_int64_t": .unsignedLongLong,
+            "__kernel_pid_t": .int, "__kernel_size_t": .unsignedLong, "s8": .char, "u8": .unsignedChar,
+        ]
+        for (name, scalar) in expected {
+            #expect(CScalar(cName: name) == scalar, "\(name)")
+            #expect(try TypeDescription(cType: name) == .scalar(scalar), "\(name)")
+        }
+        #expect(try TypeDescription(cType: "const volatile dev_t") == .scalar(.unsignedInt))
+        #expect(try TypeDescription(cType: "gid_t[3]") == .array(of: .scalar(.unsignedInt), count: 3))
+        // s8 is c_char in Python's event classes: its value and arrays of it print as bytes.
+        #expect(CScalar.char.ctypesName == "c_char")
+        let ev = TypeDescription.structure(name: "ev", members: [.init("c", try .init(cType: "s8")),
+                                                                .init("name", try .init(cType: "s8[4]"))])
+        #expect("\(ev.decode([0xff, 0x68, 0x69, 0, 0x7a]))" == #"ev(c=b'\xff', name=b'hi')"#)
+        #expect(try TypeDescription(cType: "__s8") == .scalar(.signedChar))
+    }
+
     @Test("a malformed description is a typed error")
     func malformed() throws {
         for bad in [#"["a", "#, #""nosuchtype""#, #"["s", [["x"]], "struct"]"#, #"["s", [], "klass"]"#, "42"] {

@@ -1,5 +1,38 @@
 internal import CBCC
+import Glibc
 import Synchronization
+
+/// Marks the threads that are running event callbacks (reading a perf buffer or consuming a
+/// ring buffer), so that a poll started from inside a callback is refused: it would read the
+/// same buffer again under the running read (libbcc and libbpf would deliver the sample that
+/// is being handled once more) or wait for a read lock another callback's thread holds.
+enum CallbackThread {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// True on a thread that is inside an event callback now.
+    static var isInside: Bool { pthread_getspecific(key) != nil }
+
+    /// Runs `body`, which reads a buffer and so runs its callbacks, marked as such.
+    @inline(__always)
+    static func dispatching<T>(_ body: () throws -> T) rethrows -> T {
+        let outer = pthread_getspecific(key)
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(key, outer) }
+        return try body()
+    }
+
+    /// Throws when called from inside an event callback.
+    static func refusePoll(_ function: String) throws {
+        if isInside {
+            throw BPFError.invalidArgument("\(function) was called from inside a perf or ring buffer callback; "
+                + "return from the callback and poll again from the polling loop.")
+        }
+    }
+}
 
 /// What one open buffer's callbacks share: whether a callback has thrown (so the rest of the
 /// poll stops), and that first error, rethrown by the poll.

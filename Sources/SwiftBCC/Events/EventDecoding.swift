@@ -39,20 +39,14 @@ extension Table {
         return type
     }
 
-    /// A field's type from its C spelling, with the kernel and libc typedefs libbcc leaves
-    /// unresolved (`uid_t`, `dev_t`, `u64`...).
+    /// A field's type from its C spelling (libbcc leaves typedefs such as `uid_t` and `u64`
+    /// unresolved; `CScalar(cName:)` knows them).
     static func eventFieldType(_ cType: String, table: String, field: String) throws -> TypeDescription {
-        if let t = try? TypeDescription(cType: cType) { return t }
-        // Replace a known typedef in the base name and try again.
-        let aliases = ["uid_t": "unsigned int", "gid_t": "unsigned int", "dev_t": "unsigned int", "key_t": "int",
-                       "time_t": "long", "off_t": "long", "loff_t": "long long", "ktime_t": "long long",
-                       "sector_t": "unsigned long long", "u128": "unsigned __int128", "s128": "__int128",
-                       "u_int8_t": "unsigned char", "u_int16_t": "unsigned short", "u_int32_t": "unsigned int",
-                       "u_int64_t": "unsigned long long", "__kernel_pid_t": "int", "__kernel_size_t": "unsigned long"]
-        let base = String(cType.prefix { $0 != "[" }).trimmingSpaces
-        let dims = cType.dropFirst(cType.prefix { $0 != "[" }.count)
-        if let alias = aliases[base.replacingConstVolatile], let t = try? TypeDescription(cType: alias + dims) { return t }
-        throw BPFError.unsupportedEventField(table: table, field: field, type: cType)
+        do {
+            return try TypeDescription(cType: cType)
+        } catch {
+            throw BPFError.unsupportedEventField(table: table, field: field, type: cType)
+        }
     }
 
     /// Checks a Swift type against the C struct the program submits, when its layout is known

@@ -16,6 +16,9 @@ final class PerfBufferEntry: @unchecked Sendable {
     /// Polls using the readers now (guarded by `EventReaders.lock`).
     var users = 0
     var isRetired = false
+    /// Held while one of the readers is read (its callbacks run): taken only by polls, which
+    /// are never started from inside a callback and hold no other SwiftBCC lock meanwhile.
+    private let readLock = Lock(recursive: false)
 
     init(table: String, mapFD: Int32, cpus: [Int], readers: ContiguousArray<OpaquePointer>,
          boxes: [PerfCallbackBox], state: CallbackState, isPrivate: Bool) {
@@ -29,6 +32,18 @@ final class PerfBufferEntry: @unchecked Sendable {
         self.isPrivate = isPrivate
     }
 
+    /// Reads reader `index`, running its callbacks on this thread, and returns the first error
+    /// a callback threw. Reads of one buffer are serialized: its callbacks never run on two
+    /// threads at once (polling threads may read different CPUs' readers), and a poll waits for
+    /// another thread's read instead of skipping the reader (libbcc's own guard makes a
+    /// concurrent `perf_reader_event_read` of the same reader return at once, which could leave
+    /// a sample that arrived meanwhile waiting for the next wakeup).
+    @inline(__always)
+    func read(_ index: Int) -> (any Error)? {
+        readLock.withLock { CallbackThread.dispatching { perf_reader_event_read(readers[index]) } }
+        return state.takeError()
+    }
+
     /// Frees the readers (unmaps the rings, disables and closes the perf events) and releases
     /// the boxes. Only once no poll uses them.
     func free() {
@@ -39,36 +54,54 @@ final class PerfBufferEntry: @unchecked Sendable {
 
 /// A libbpf `ring_buffer` manager and the ring buffer maps added to it. The `BPF`'s shared one
 /// is Python's `_ringbuf_manager`; each event stream over a ring buffer has its own.
+///
+/// Locking: `bpf_consume_ringbuf` runs the user's callbacks, which may call back into the
+/// `BPF` (`b["events"].event(data)` takes the `BPF`'s lock and the readers' lock). So it runs
+/// under `consumeLock` alone, and no thread ever waits for `consumeLock` while it holds another
+/// SwiftBCC lock: `add` is called with none held, and closing the group only flips atomics
+/// (`closeCallbacks`). `free()` runs only once no poll or add uses the group.
 final class RingGroup: @unchecked Sendable {
     struct Entry {
         let table: String
+        /// The group's own duplicate of the map's fd (closed by `free()`), so the module's
+        /// destruction by a concurrent `cleanup()` cannot close it under libbpf.
         let mapFD: Int32
         let box: RingCallbackBox
     }
 
-    var manager: OpaquePointer?
-    private(set) var entries: [Entry] = []
-    private(set) var fds: ContiguousArray<Int32> = []
+    /// libbpf's manager (guarded by `consumeLock`).
+    private var manager: OpaquePointer?
+    /// Guarded by `stateLock`.
+    private var entries: [Entry] = []
+    private var ringFDs: ContiguousArray<Int32> = []
+    /// The thread running `bpf_consume_ringbuf` now (guarded by `stateLock`).
+    private var consumer: pthread_t?
     let isPrivate: Bool
-    /// Serializes libbpf calls on the manager (add and consume).
-    let lock = Lock()
-    /// True while `bpf_consume_ringbuf` runs callbacks (guarded by `lock`).
-    var dispatching = false
-    /// Polls using the manager now (guarded by `EventReaders.lock`).
+    /// Held across `bpf_consume_ringbuf` and `bpf_add_ringbuf` (libbpf's manager is not
+    /// thread-safe): consumption is serialized, and a ring is added between two consumptions.
+    private let consumeLock = Lock(recursive: false)
+    /// Guards `entries`, `ringFDs` and `consumer`; held only briefly, never while calling out.
+    private let stateLock = Lock(recursive: false)
+    /// Polls and adds using the group now (guarded by `EventReaders.lock`).
     var users = 0
     var isRetired = false
 
     init(isPrivate: Bool) { self.isPrivate = isPrivate }
 
-    func contains(_ table: String) -> Bool { entries.contains { $0.table == table } }
+    var fds: ContiguousArray<Int32> { stateLock.withLock { ringFDs } }
+    var isEmpty: Bool { stateLock.withLock { entries.isEmpty } }
 
-    /// Adds a ring buffer map; the box is retained until `free()`.
+    /// Adds a ring buffer map, taking ownership of `mapFD` (closed on failure, else by `free()`);
+    /// the box is retained until `free()`. Waits for a running consumption to finish: call it
+    /// holding no other SwiftBCC lock, with the group in use (`EventReaders.reserveRing`).
     func add(table: String, mapFD: Int32, box: RingCallbackBox) throws {
-        try lock.withLock {
-            if dispatching {
-                throw BPFError.invalidArgument("Cannot open ring buffer \(table) from inside a ring buffer callback; "
-                    + "open every ring buffer before polling.")
-            }
+        let isConsumer = stateLock.withLock { consumer.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+        if isConsumer {
+            Glibc.close(mapFD)
+            throw BPFError.invalidArgument("Cannot open ring buffer \(table) from inside a ring buffer callback; "
+                + "open every ring buffer before polling.")
+        }
+        try consumeLock.withLock {
             let ctx = Unmanaged.passRetained(box).toOpaque()
             let (rc, err): (Int32, Int32)
             if let manager {
@@ -89,45 +122,56 @@ final class RingGroup: @unchecked Sendable {
             }
             guard rc >= 0 else {
                 Unmanaged.passUnretained(box).release()
+                Glibc.close(mapFD)
                 throw BPFError.systemCall(name: "bpf_add_ringbuf(\(table))", errno: err < 0 ? -err : err,
                                           detail: "could not open the ring buffer")
             }
-            entries.append(Entry(table: table, mapFD: mapFD, box: box))
-            fds.append(mapFD)
+            stateLock.withLock {
+                entries.append(Entry(table: table, mapFD: mapFD, box: box))
+                ringFDs.append(mapFD)
+            }
         }
     }
 
-    /// Consumes every available sample of every ring in the group, running the callbacks.
-    /// Returns libbpf's result: the number of samples, or a negative errno.
+    /// Consumes every available sample of every ring in the group, running the callbacks on
+    /// this thread. Returns libbpf's result: the number of samples, or a negative errno.
     func consume() -> Int32 {
-        lock.withLock {
+        consumeLock.withLock {
             guard let manager else { return 0 }
-            dispatching = true
-            defer { dispatching = false }
-            return bpf_consume_ringbuf(manager)
+            stateLock.withLock { consumer = pthread_self() }
+            defer { stateLock.withLock { consumer = nil } }
+            return CallbackThread.dispatching { bpf_consume_ringbuf(manager) }
         }
     }
 
-    /// Stops every callback of the group (it is being closed).
+    /// Stops every callback of the group (it is being closed); takes no lock a callback may
+    /// wait for, so it may run while the group's callbacks do.
     func closeCallbacks() {
-        lock.withLock { for e in entries { e.box.state.close() } }
+        for e in stateLock.withLock({ entries }) { e.box.state.close() }
     }
 
     /// The first error a callback of the group recorded, if any.
     func takeError() -> (any Error)? {
-        for e in entries {
+        for e in stateLock.withLock({ entries }) {
             if let error = e.box.state.takeError() { return error }
         }
         return nil
     }
 
+    /// Frees the manager (unmapping the rings), closes the fds and releases the boxes. Only
+    /// once no poll or add uses the group, so `consumeLock` is free.
     func free() {
-        lock.withLock {
+        consumeLock.withLock {
             if let manager { bpf_free_ringbuf(manager) }
             manager = nil
-            for e in entries { Unmanaged.passUnretained(e.box).release() }
-            entries.removeAll()
-            fds.removeAll()
+            stateLock.withLock {
+                for e in entries {
+                    Glibc.close(e.mapFD)
+                    Unmanaged.passUnretained(e.box).release()
+                }
+                entries.removeAll()
+                ringFDs.removeAll()
+            }
         }
     }
 }
@@ -143,6 +187,8 @@ final class EventReaders: @unchecked Sendable {
     private(set) var perf: [PerfBufferEntry] = []
     private(set) var ring = RingGroup(isPrivate: false)
     private(set) var privateRings: [RingGroup] = []
+    /// The tables with a ring buffer open (or being opened), and their groups.
+    private var ringTables: [String: RingGroup] = [:]
     private(set) var isClosed = false
     /// Signalled by `close()`: every poll returns.
     let wake = WakeFD()
@@ -202,20 +248,35 @@ final class EventReaders: @unchecked Sendable {
     // MARK: Ring buffers
 
     func ringContains(_ table: String) -> Bool {
-        lock.withLock { ring.contains(table) || privateRings.contains { $0.contains(table) } }
+        lock.withLock { ringTables[table] != nil }
     }
 
-    func addPrivateRing(_ group: RingGroup) throws {
+    /// Reserves `table` for a ring buffer in `group` (the shared one when nil, else a private
+    /// one, registered here) and marks the group in use until `endRingUse`: the caller then adds
+    /// the ring without holding any lock, and calls `unreserveRing` if that fails.
+    func reserveRing(_ table: String, in group: RingGroup? = nil) throws -> RingGroup {
         try lock.withLock {
             if isClosed { throw BPFError.closed }
-            privateRings.append(group)
+            if ringTables[table] != nil {
+                throw BPFError.invalidArgument("Ring buffer \(table) is open already; open each ring buffer once.")
+            }
+            let g = group ?? ring
+            if g.isPrivate { privateRings.append(g) }
+            ringTables[table] = g
+            g.users += 1
+            return g
         }
+    }
+
+    func unreserveRing(_ table: String) {
+        lock.withLock { _ = ringTables.removeValue(forKey: table) }
     }
 
     func removePrivateRing(_ group: RingGroup) {
         lock.withLock {
             guard !group.isRetired else { return }
             privateRings.removeAll { $0 === group }
+            ringTables = ringTables.filter { $0.value !== group }
             retire(group)
         }
     }
@@ -256,6 +317,7 @@ final class EventReaders: @unchecked Sendable {
             retire(ring)
             for g in privateRings { retire(g) }
             privateRings.removeAll()
+            ringTables.removeAll()
         }
     }
 }

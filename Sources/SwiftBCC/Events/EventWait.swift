@@ -39,9 +39,10 @@ enum EventWait {
         case woken
     }
 
-    /// Waits until one of `fds` is readable, one of `wake` fires, `timeoutMs` passes (< 0:
-    /// forever) or SIGINT/SIGTERM arrives (throws `.interrupted`). `onReady` is called with the
-    /// index of each readable fd, in order. No heap allocation: the pollfd array is on the stack.
+    /// Waits until one of `fds` is readable, one of `wake` fires, `timeoutMs` passes (< 0, or
+    /// too large to add to the clock: forever) or SIGINT/SIGTERM arrives (throws
+    /// `.interrupted`). `onReady` is called with the index of each readable fd, in order. No
+    /// heap allocation: the pollfd array is on the stack.
     static func wait(fds: ContiguousArray<Int32>, wake: (Int32, Int32), timeoutMs: Int,
                      onReady: (Int) -> Void) throws -> Outcome {
         Interrupts.install()
@@ -54,9 +55,9 @@ enum EventWait {
             pfds[n] = pollfd(fd: wake.0, events: Int16(POLLIN), revents: 0)
             pfds[n + 1] = pollfd(fd: wake.1, events: Int16(POLLIN), revents: 0)
             pfds[n + 2] = pollfd(fd: Interrupts.wakeReadFD, events: Int16(POLLIN), revents: 0)
-            let deadline = timeoutMs >= 0 ? Interrupts.monotonicMs() + Int64(timeoutMs) : Int64.max
+            let deadline = Interrupts.deadline(afterMs: timeoutMs)
             while true {
-                let remaining = deadline == Int64.max ? -1 : Int32(clamping: max(0, deadline - Interrupts.monotonicMs()))
+                let remaining = Interrupts.pollTimeout(until: deadline)
                 let r = poll(pfds.baseAddress, nfds_t(total), remaining)
                 if r < 0 {
                     if errno == EINTR { try Interrupts.check(); continue }
@@ -64,7 +65,8 @@ enum EventWait {
                 }
                 try Interrupts.check()
                 if pfds[n].revents != 0 || pfds[n + 1].revents != 0 { return .woken }
-                if r == 0 { return .timedOut }
+                // A clamped slice of a longer wait ran out: wait on.
+                if r == 0 { if remaining == Int32.max { continue } else { return .timedOut } }
                 var any = false
                 for i in 0..<n where pfds[i].revents != 0 {
                     any = true

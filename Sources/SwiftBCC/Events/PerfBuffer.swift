@@ -28,16 +28,19 @@ extension Table {
     /// ```
     ///
     /// `callback` gets the CPU and the kernel's bytes in place: the buffer is valid only during
-    /// the call (copy what you keep). It runs on the thread that polls. If it throws, the poll
-    /// stops and rethrows the error; the rest of that CPU's batch is dropped.
+    /// the call (copy what you keep). It runs on the thread that polls, never on two threads at
+    /// once (polls of one buffer from several threads take turns), and may use the `BPF` and
+    /// its tables but not poll. If it throws, the poll stops and rethrows the error; the rest
+    /// of that CPU's batch is dropped.
     ///
     /// - Parameters:
-    ///   - pageCount: pages per CPU buffer, a power of two (Python's `page_cnt`, default 8).
+    ///   - pageCount: pages per CPU buffer, a power of two (Python's `page_cnt`, default 8), at
+    ///     most 262144 with 4 KiB pages (libbcc sizes the mapping in a C `int`).
     ///   - lostCallback: called with the number of samples the kernel dropped because a buffer
     ///     was full; without it libbcc prints "Possibly lost N samples" to stderr.
     ///   - wakeupEvents: samples per wakeup; above 1, use `perfBufferConsume()` for the rest.
     /// - Throws: `.wrongTableKind` unless this is a `BPF_PERF_OUTPUT` (PerfEventArray) table,
-    ///   `.invalidArgument` for a bad page count or a buffer already open,
+    ///   `.invalidArgument` for a bad page count or `wakeupEvents`, or a buffer already open,
     ///   `.systemCall` when the kernel refuses a perf event or its mmap.
     ///
     /// Python: `b["events"].open_perf_buffer(callback, page_cnt=8, lost_cb=None, wakeup_events=1)`;
@@ -56,8 +59,13 @@ extension Table {
         guard pageCount > 0, pageCount & (pageCount - 1) == 0 else {
             throw BPFError.invalidArgument("Perf buffer page count must be a power of two (1, 2, 4, 8, ...), not \(pageCount).")
         }
-        guard wakeupEvents >= 1 else {
-            throw BPFError.invalidArgument("wakeupEvents must be at least 1, not \(wakeupEvents).")
+        let maxPages = Self.maxPerfPageCount
+        guard pageCount <= maxPages else {
+            throw BPFError.invalidArgument("Perf buffer page count \(pageCount) is too large: libbcc maps (pages + 1) "
+                + "* \(Int(getpagesize())) bytes per CPU as a C int, so use at most \(maxPages) pages.")
+        }
+        guard wakeupEvents >= 1, wakeupEvents <= Int(Int32.max) else {
+            throw BPFError.invalidArgument("wakeupEvents must be between 1 and \(Int32.max), not \(wakeupEvents).")
         }
         let bpf = try liveBPF()
         let fd = try liveFD()
@@ -119,6 +127,13 @@ extension Table {
         }
     }
 
+    /// The largest power-of-two page count whose mapping, (pages + 1) pages, libbcc can size
+    /// (`perf_reader_mmap` computes it in a C `int`): 262144 with 4 KiB pages.
+    static var maxPerfPageCount: Int {
+        let limit = Int(Int32.max) / Int(getpagesize()) - 1
+        return 1 << (Int.bitWidth - 1 - limit.leadingZeroBitCount)
+    }
+
     /// Closes this table's perf buffers: removes them from the table (the program's
     /// `perf_submit` then fails with ENOENT) and frees the readers, now or when a poll using
     /// them returns. Python: `del b["events"][cpu]` for each CPU (`PerfEventArray.__delitem__`);
@@ -151,16 +166,18 @@ extension Table {
 }
 
 extension BPF {
-    /// Waits up to `timeout` milliseconds (-1: until events arrive) for events in the open
-    /// perf buffers and runs their callbacks on this thread. Returns early on `cleanup()` (from
-    /// another thread or a callback).
+    /// Waits up to `timeout` milliseconds (negative or `Int.max`: until events arrive) for
+    /// events in the open perf buffers and runs their callbacks on this thread. Returns early on
+    /// `cleanup()` (from another thread or a callback).
     ///
     /// - Throws: the first error a callback threw; `.interrupted` on SIGINT/SIGTERM;
-    ///   `.invalidArgument` when no perf buffer is open; `.closed` after `cleanup()`.
+    ///   `.invalidArgument` when no perf buffer is open or when called from inside a perf or
+    ///   ring buffer callback; `.closed` after `cleanup()`.
     ///
     /// Python: `b.perf_buffer_poll(timeout=-1)`; libbcc: `perf_reader_event_read` (the wait is
     /// SwiftBCC's own `poll(2)`, so Ctrl-C and `cleanup()` can end it).
     public func perfBufferPoll(timeout: Int = -1) throws {
+        try CallbackThread.refusePoll("perfBufferPoll")
         let entries = try eventReaders.beginPerfUse()
         defer { eventReaders.endPerfUse(entries) }
         guard !entries.isEmpty else {
@@ -174,15 +191,15 @@ extension BPF {
     /// remainder when `wakeupEvents` > 1. Throws as `perfBufferPoll`.
     /// Python: `b.perf_buffer_consume()`; libbcc: `perf_reader_event_read` (as `perf_reader_consume`).
     public func perfBufferConsume() throws {
+        try CallbackThread.refusePoll("perfBufferConsume")
         let entries = try eventReaders.beginPerfUse()
         defer { eventReaders.endPerfUse(entries) }
         guard !entries.isEmpty else {
             throw BPFError.invalidArgument("No perf buffers to consume: open one first with openPerfBuffer.")
         }
         for e in entries {
-            for r in e.readers {
-                perf_reader_event_read(r)
-                if let error = e.state.takeError() { throw error }
+            for i in e.readers.indices {
+                if let error = e.read(i) { throw error }
             }
         }
     }
@@ -203,8 +220,7 @@ extension BPF {
             var i = index
             for e in entries {
                 if i < e.readers.count {
-                    perf_reader_event_read(e.readers[i])
-                    if let error = e.state.takeError() { failure = error }
+                    failure = e.read(i)
                     return
                 }
                 i -= e.readers.count

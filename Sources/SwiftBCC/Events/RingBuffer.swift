@@ -14,45 +14,57 @@ extension Table {
     /// while true { try b.ringBufferPoll() }
     /// ```
     ///
-    /// `callback` gets the sample's bytes in place, valid only during the call. If it throws,
+    /// `callback` gets the sample's bytes in place, valid only during the call. It runs on the
+    /// polling thread, one sample at a time (polls from several threads take turns), and may
+    /// use the `BPF` and its tables but not poll or open ring buffers. If it throws,
     /// consumption stops at that sample and the poll rethrows the error; later samples stay in
     /// the ring for the next poll.
     ///
     /// - Throws: `.wrongTableKind` unless this is a RingBuf table, `.invalidArgument` when it
-    ///   is open already, `.systemCall` when libbpf cannot map it.
+    ///   is open already or when called from inside a ring buffer callback, `.systemCall` when
+    ///   libbpf cannot map it.
     ///
     /// Python: `b["events"].open_ring_buffer(callback, ctx=None)`; libbcc: `bpf_new_ringbuf`,
     /// `bpf_add_ringbuf`.
     public func openRingBuffer(callback: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
-        try requireKind(.ringBuf, "RingBuf (BPF_RINGBUF_OUTPUT)")
-        let bpf = try liveBPF()
-        let fd = try liveFD()
-        try bpf.lock.withLock {
-            let readers = bpf.eventReaders
-            if readers.ringContains(name) {
-                throw BPFError.invalidArgument("Ring buffer \(name) is open already; open each ring buffer once.")
-            }
-            let group = try readers.beginRingUse()
-            defer { readers.endRingUse(group) }
-            try group.add(table: name, mapFD: fd, box: RingCallbackBox(state: CallbackState(), callback: callback))
-        }
+        _ = try openRing(in: nil, callback: callback)
     }
 
     /// A ring group of its own for an event stream over this table.
     func openPrivateRing(callback: @escaping (UnsafeRawBufferPointer) throws -> Void) throws -> RingGroup {
+        let group = RingGroup(isPrivate: true)
+        do {
+            return try openRing(in: group, callback: callback)
+        } catch {
+            bpf?.eventReaders.removePrivateRing(group)
+            throw error
+        }
+    }
+
+    /// Adds this table's ring to `group` (the shared one when nil). The table is reserved and
+    /// its fd duplicated under the `BPF`'s lock; the ring is added with no lock held, because
+    /// adding waits for a running consumption, whose callbacks may need the `BPF`'s lock.
+    private func openRing(in group: RingGroup?,
+                          callback: @escaping (UnsafeRawBufferPointer) throws -> Void) throws -> RingGroup {
         try requireKind(.ringBuf, "RingBuf (BPF_RINGBUF_OUTPUT)")
         let bpf = try liveBPF()
-        let fd = try liveFD()
-        return try bpf.lock.withLock {
-            let readers = bpf.eventReaders
-            if readers.ringContains(name) {
-                throw BPFError.invalidArgument("Ring buffer \(name) is open already; open each ring buffer once.")
+        let readers = bpf.eventReaders
+        let (g, fd) = try bpf.lock.withLock { () throws -> (RingGroup, Int32) in
+            let fd = fcntl(try liveFD(), F_DUPFD_CLOEXEC, 0)
+            guard fd >= 0 else {
+                throw BPFError.systemCall(name: "fcntl(F_DUPFD_CLOEXEC)", errno: errno,
+                                          detail: "could not duplicate the fd of ring buffer \(name)")
             }
-            let group = RingGroup(isPrivate: true)
-            try group.add(table: name, mapFD: fd, box: RingCallbackBox(state: CallbackState(), callback: callback))
-            do { try readers.addPrivateRing(group) } catch { group.free(); throw error }
-            return group
+            do { return (try readers.reserveRing(name, in: group), fd) } catch { Glibc.close(fd); throw error }
         }
+        defer { readers.endRingUse(g) }
+        do {
+            try g.add(table: name, mapFD: fd, box: RingCallbackBox(state: CallbackState(), callback: callback))
+        } catch {
+            readers.unreserveRing(name)
+            throw error
+        }
+        return g
     }
 
     /// True while a ring buffer (or an event stream) is open on this table.
@@ -63,17 +75,20 @@ extension Table {
 }
 
 extension BPF {
-    /// Waits up to `timeout` milliseconds (-1: until samples arrive) for samples in the open
-    /// ring buffers and runs their callbacks on this thread. Returns early on `cleanup()`.
+    /// Waits up to `timeout` milliseconds (negative or `Int.max`: until samples arrive) for
+    /// samples in the open ring buffers and runs their callbacks on this thread. Returns early
+    /// on `cleanup()`.
     ///
     /// - Returns: the number of samples consumed.
     /// - Throws: the first error a callback threw; `.interrupted` on SIGINT/SIGTERM;
-    ///   `.invalidArgument` when no ring buffer is open; `.closed` after `cleanup()`.
+    ///   `.invalidArgument` when no ring buffer is open or when called from inside a perf or
+    ///   ring buffer callback; `.closed` after `cleanup()`.
     ///
     /// Python: `b.ring_buffer_poll(timeout=-1)`; libbcc: `bpf_consume_ringbuf` (the wait is
     /// SwiftBCC's own `poll(2)` on the ring buffer maps, so Ctrl-C and `cleanup()` can end it).
     @discardableResult
     public func ringBufferPoll(timeout: Int = -1) throws -> Int {
+        try CallbackThread.refusePoll("ringBufferPoll")
         let group = try eventReaders.beginRingUse()
         defer { eventReaders.endRingUse(group) }
         return try pollRing(group, timeout: timeout, extraWake: -1)
@@ -84,9 +99,10 @@ extension BPF {
     /// Python: `b.ring_buffer_consume()`; libbcc: `bpf_consume_ringbuf`.
     @discardableResult
     public func ringBufferConsume() throws -> Int {
+        try CallbackThread.refusePoll("ringBufferConsume")
         let group = try eventReaders.beginRingUse()
         defer { eventReaders.endRingUse(group) }
-        guard !group.lock.withLock({ group.entries.isEmpty }) else { throw Self.noRingBuffers }
+        guard !group.isEmpty else { throw Self.noRingBuffers }
         return try consumeRing(group)
     }
 
@@ -98,7 +114,7 @@ extension BPF {
     }
 
     func pollRingOutcome(_ group: RingGroup, timeout: Int, extraWake: Int32) throws -> (EventWait.Outcome, Int) {
-        let fds = group.lock.withLock { group.fds }
+        let fds = group.fds
         guard !fds.isEmpty else { throw Self.noRingBuffers }
         let outcome = try EventWait.wait(fds: fds, wake: (eventReaders.wake.fd, extraWake), timeoutMs: timeout) { _ in }
         guard case .ready = outcome else { return (outcome, 0) }
@@ -109,6 +125,8 @@ extension BPF {
         if group.isRetired { return 0 }
         let n = group.consume()
         if let error = group.takeError() { throw error }
+        // A callback closed the group (cleanup()): its callbacks refused the rest.
+        if n < 0 && group.isRetired { return 0 }
         if n < 0 {
             throw BPFError.systemCall(name: "bpf_consume_ringbuf", errno: -n, detail: "reading the ring buffers failed")
         }

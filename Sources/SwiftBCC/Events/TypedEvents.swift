@@ -14,10 +14,22 @@ extension UnsafeRawBufferPointer {
         return base.loadUnaligned(fromByteOffset: offset, as: T.self)
     }
 
-    /// The bytes of a C `char[]` field up to its first NUL, as a String (invalid UTF-8 repaired).
+    /// The bytes of a C `char[]` field of `count` bytes at `offset`, up to its first NUL, as a
+    /// String (invalid UTF-8 repaired). The part of the field past the end of the event (a
+    /// truncated sample) reads as absent: empty when the field starts beyond it.
+    /// - Throws: `.invalidArgument` for a negative offset or count.
+    ///
     /// Python: `event.comm.decode("utf-8", "replace")`.
-    public func cString(fromByteOffset offset: Int, count maxCount: Int) -> String {
-        guard offset >= 0, offset < count, let base = baseAddress else { return "" }
+    public func cString(fromByteOffset offset: Int, count maxCount: Int) throws -> String {
+        guard offset >= 0, maxCount >= 0 else {
+            throw BPFError.invalidArgument("cString(fromByteOffset: \(offset), count: \(maxCount)): the offset and the "
+                + "count of a char[] field cannot be negative; pass the field's offset and its array size.")
+        }
+        return cStringUnchecked(fromByteOffset: offset, count: maxCount)
+    }
+
+    func cStringUnchecked(fromByteOffset offset: Int, count maxCount: Int) -> String {
+        guard offset < count, let base = baseAddress else { return "" }
         let n = Swift.min(maxCount, count - offset)
         let bytes = UnsafeRawBufferPointer(start: base + offset, count: n)
         let end = bytes.firstIndex(of: 0) ?? n
@@ -28,7 +40,7 @@ extension UnsafeRawBufferPointer {
 /// A C `char[N]` field's bytes as a String, up to the first NUL. For tuples of `CChar`/`UInt8`
 /// (how Swift imports and mirrors C char arrays): `cString(event.comm)`.
 public func cString<T: BitwiseCopyable>(_ chars: T) -> String {
-    withUnsafeBytes(of: chars) { $0.cString(fromByteOffset: 0, count: $0.count) }
+    withUnsafeBytes(of: chars) { $0.cStringUnchecked(fromByteOffset: 0, count: $0.count) }
 }
 
 extension Table {

@@ -88,6 +88,20 @@ public enum Interrupts {
         if let s = pendingSignal { throw BPFError.interrupted(signal: s) }
     }
 
+    /// The `monotonicMs()` time `timeoutMs` from now; `Int64.max` (never) for a negative
+    /// timeout or one too large to add (such a wait is as good as forever).
+    static func deadline(afterMs timeoutMs: Int) -> Int64 {
+        guard timeoutMs >= 0 else { return .max }
+        let (sum, overflow) = monotonicMs().addingReportingOverflow(Int64(timeoutMs))
+        return overflow ? .max : sum
+    }
+
+    /// `poll(2)`'s timeout for waiting until `deadline`: -1 for `Int64.max`, else the
+    /// milliseconds left (0 once past), clamped to `Int32`; a wait longer than that loops.
+    static func pollTimeout(until deadline: Int64) -> Int32 {
+        deadline == .max ? -1 : Int32(clamping: max(0, deadline - monotonicMs()))
+    }
+
     static func monotonicMs() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)

@@ -69,30 +69,42 @@ public enum CScalar: String, Sendable, Hashable, CaseIterable {
     }
 
     /// A scalar from a C spelling: clang's names, their long forms (`long int`, `unsigned`),
-    /// the kernel's `u8`…`s64`/`__u32`, `<stdint.h>`'s `uint32_t`, `bool`, `size_t`, `pid_t`.
+    /// the kernel's `u8`…`s64`/`__u32`/`u128`, `<stdint.h>`'s `uint32_t`, `bool`, and the
+    /// kernel and libc typedefs libbcc leaves unresolved in event field lists (`size_t`,
+    /// `pid_t`, `uid_t`, `gid_t`, `dev_t`, `time_t`, `loff_t`, `sector_t`...), with the BPF
+    /// target's sizes (`dev_t` is the kernel's 32-bit one). `s8` is `char`, as Python's event
+    /// decoding makes it (`c_char`, so its value prints as bytes).
+    /// Python: `BPF.str2ctype` and `bcc.table._get_event_class`'s `ct_mapping`.
     public init?(cName raw: String) {
         let name = raw.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
         if let s = CScalar(rawValue: name) { self = s; return }
-        let aliases: [String: CScalar] = [
-            "bool": .bool, "u8": .unsignedChar, "__u8": .unsignedChar, "uint8_t": .unsignedChar,
-            "s8": .signedChar, "__s8": .signedChar, "int8_t": .signedChar,
-            "u16": .unsignedShort, "__u16": .unsignedShort, "uint16_t": .unsignedShort, "__be16": .unsignedShort,
-            "__le16": .unsignedShort, "s16": .short, "__s16": .short, "int16_t": .short,
-            "short int": .short, "signed short": .short, "unsigned short int": .unsignedShort,
-            "u32": .unsignedInt, "__u32": .unsignedInt, "uint32_t": .unsignedInt, "__be32": .unsignedInt,
-            "__le32": .unsignedInt, "unsigned": .unsignedInt, "s32": .int, "__s32": .int, "int32_t": .int,
-            "signed": .int, "signed int": .int, "pid_t": .int,
-            "u64": .unsignedLongLong, "__u64": .unsignedLongLong, "uint64_t": .unsignedLong, "__be64": .unsignedLongLong,
-            "__le64": .unsignedLongLong, "s64": .longLong, "__s64": .longLong, "int64_t": .long,
-            "long int": .long, "signed long": .long, "long signed int": .long, "unsigned long int": .unsignedLong,
-            "long unsigned int": .unsignedLong, "long long int": .longLong, "signed long long": .longLong,
-            "unsigned long long int": .unsignedLongLong, "long long unsigned int": .unsignedLongLong,
-            "size_t": .unsignedLong, "ssize_t": .long, "uintptr_t": .unsignedLong,
-            "__int128_t": .int128, "__uint128_t": .unsignedInt128, "unsigned char": .unsignedChar,
-        ]
-        guard let s = aliases[name] else { return nil }
+        guard let s = Self.aliases[name] else { return nil }
         self = s
     }
+
+    /// Other spellings of the scalars, by the name a C declaration or libbcc uses.
+    static let aliases: [String: CScalar] = [
+        "bool": .bool, "u8": .unsignedChar, "__u8": .unsignedChar, "uint8_t": .unsignedChar, "u_int8_t": .unsignedChar,
+        "s8": .char, "__s8": .signedChar, "int8_t": .signedChar,
+        "u16": .unsignedShort, "__u16": .unsignedShort, "uint16_t": .unsignedShort, "__be16": .unsignedShort,
+        "__le16": .unsignedShort, "s16": .short, "__s16": .short, "int16_t": .short,
+        "short int": .short, "signed short": .short, "unsigned short int": .unsignedShort,
+        "u32": .unsignedInt, "__u32": .unsignedInt, "uint32_t": .unsignedInt, "__be32": .unsignedInt,
+        "__le32": .unsignedInt, "unsigned": .unsignedInt, "s32": .int, "__s32": .int, "int32_t": .int,
+        "signed": .int, "signed int": .int, "pid_t": .int,
+        "u64": .unsignedLongLong, "__u64": .unsignedLongLong, "uint64_t": .unsignedLong, "__be64": .unsignedLongLong,
+        "__le64": .unsignedLongLong, "s64": .longLong, "__s64": .longLong, "int64_t": .long,
+        "long int": .long, "signed long": .long, "long signed int": .long, "unsigned long int": .unsignedLong,
+        "long unsigned int": .unsignedLong, "long long int": .longLong, "signed long long": .longLong,
+        "unsigned long long int": .unsignedLongLong, "long long unsigned int": .unsignedLongLong,
+        "size_t": .unsignedLong, "ssize_t": .long, "uintptr_t": .unsignedLong,
+        "__int128_t": .int128, "__uint128_t": .unsignedInt128, "unsigned char": .unsignedChar,
+        "u_int16_t": .unsignedShort, "u_int32_t": .unsignedInt, "u_int64_t": .unsignedLongLong,
+        "u128": .unsignedInt128, "__u128": .unsignedInt128, "s128": .int128, "__s128": .int128,
+        "uid_t": .unsignedInt, "gid_t": .unsignedInt, "dev_t": .unsignedInt, "key_t": .int,
+        "__kernel_pid_t": .int, "__kernel_size_t": .unsignedLong, "time_t": .long, "off_t": .long,
+        "loff_t": .longLong, "ktime_t": .longLong, "sector_t": .unsignedLongLong,
+    ]
 }
 
 /// A C type as libbcc describes a table's key or leaf (`bpf_table_key_desc`/`_leaf_desc`), or

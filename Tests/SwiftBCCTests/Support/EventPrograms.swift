@@ -101,3 +101,25 @@ func onEachCPU(_ body: (Int) -> Void) {
         if setAffinity(0, size, &set) == 0 { body(cpu) }
     }
 }
+
+/// The first word of the `.invalidArgument` message `body` throws (the refused function's
+/// name, e.g. "perfBufferPoll"), or what happened instead.
+func invalidArgumentWord(_ body: () throws -> Void) -> String {
+    do {
+        try body()
+        return "no error"
+    } catch let BPFError.invalidArgument(message) {
+        return String(message.prefix { $0 != " " })
+    } catch {
+        return "\(error)"
+    }
+}
+
+/// Fires one event per timeout too large for the clock (`Int.max`, past `Int32.max`) and polls
+/// with it until the event is `seen`: a poll must return once it has read, not trap.
+func pollWithHugeTimeouts(_ src: EventSource, seen: () -> [Int32], poll: (Int) throws -> Void) rethrows {
+    for (i, timeout) in [Int.max, Int(Int32.max) + 1, Int(Int32.max)].enumerated() {
+        src.fire(1, from: i)
+        while !seen().contains(Int32(i)) { try poll(timeout) }
+    }
+}
