@@ -359,11 +359,7 @@ extension KernelSuite {
 }
 
 /// The perf event fds this process has open now.
-func openPerfEventFDs() -> Set<Int32> {
-    Set(FileIO.listDirectory("/proc/self/fd").compactMap { name in
-        FileIO.readLink("/proc/self/fd/" + name) == "anon_inode:[perf_event]" ? Int32(name) : nil
-    })
-}
+func openPerfEventFDs() -> Set<Int32> { KernelObjects.openPerfEventFDs() }
 
 /// Runs `poll` (a blocking poll with a long timeout) on a thread, calls `b.cleanup()` 300 ms
 /// later, and expects the poll to return because of it: after the cleanup and long before its

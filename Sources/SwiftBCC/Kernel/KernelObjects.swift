@@ -51,11 +51,12 @@ public enum KernelObjects {
         return String(decoding: Array(name.utf8.prefix(15)), as: UTF8.self)
     }
 
-    /// The number of this process's open perf event file descriptors (kprobes, uprobes,
-    /// tracepoints and perf buffers each hold one or more).
-    public static func openPerfEventFDs() -> Int {
-        FileIO.listDirectory("/proc/self/fd").filter {
-            FileIO.readLink("/proc/self/fd/" + $0) == "anon_inode:[perf_event]"
-        }.count
+    /// This process's open perf event file descriptors (kprobes, uprobes, tracepoints, perf
+    /// events and perf buffers each hold one or more). Compare sets, not counts: which fds a
+    /// `BPF` opened is `after.subtracting(before)`, whatever else closes meanwhile.
+    public static func openPerfEventFDs() -> Set<Int32> {
+        Set(FileIO.listDirectory("/proc/self/fd").compactMap { name in
+            FileIO.readLink("/proc/self/fd/" + name) == "anon_inode:[perf_event]" ? Int32(name) : nil
+        })
     }
 }
