@@ -298,7 +298,7 @@ public enum CPUs {
         var cpus: [Int] = []
         for part in text.split(whereSeparator: { $0 == "," || $0 == "\n" }) {
             let bounds = part.split(separator: "-").compactMap { Int($0.trimmingCharacters(in: " ")) }
-            if bounds.count == 2 { cpus += Array(bounds[0]...bounds[1]) } else if let one = bounds.first { cpus.append(one) }
+            if bounds.count == 2, bounds[0] <= bounds[1] { cpus += Array(bounds[0]...bounds[1]) } else if let one = bounds.first { cpus.append(one) }
         }
         return cpus
     }
