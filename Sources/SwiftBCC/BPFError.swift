@@ -76,7 +76,10 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .kernelHeadersNotFound(release, searched, package, diagnostics):
             var s = "Unable to find kernel headers for the running kernel \(release): looked in "
                 + searched.joined(separator: ", ")
-                + "; install them (apt-get install \(package)) and link them as /lib/modules/\(release)/build "
+                + "; install them (apt-get install \(package)"
+                + (package.hasSuffix(release) ? "" : ": this kernel has no Debian headers package of its own, so "
+                    + "use the nearest ones; programs that read kernel structs may then read wrong offsets")
+                + ") and link them as /lib/modules/\(release)/build "
                 + "and /lib/modules/\(release)/source, or point BCC_KERNEL_SOURCE at a kernel source tree."
             if !diagnostics.isEmpty { s += "\n" + diagnostics.trimmingTrailingNewlines }
             return s

@@ -26,7 +26,7 @@ public enum KernelInfo {
     public static var headersPackage: String {
         let r = release
         return r.hasSuffix("-amd64") || r.hasSuffix("-arm64") || r.hasSuffix("-cloud-amd64")
-            ? "linux-headers-\(r)" : "linux-headers-amd64 (or the headers of your running kernel)"
+            ? "linux-headers-\(r)" : "linux-headers-amd64"
     }
 
     /// The directory libbcc will use for kernel headers, or nil if it has none.
