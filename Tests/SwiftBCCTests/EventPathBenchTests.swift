@@ -50,7 +50,7 @@ extension KernelSuite {
             let status = child.wait(timeout: 300)
             let out = child.stdout
             #expect(status == 0, "stdout: \(out)\nstderr: \(child.stderr)")
-            let keys = ["swift-typed", "swift-raw", "swift-dynamic", "python-noop", "python-event", "c"]
+            let keys = ["swift-typed", "swift-raw", "swift-dynamic", "swift-typed-vars", "python-noop", "python-event", "c"]
                 .flatMap { ["\($0)/perf", "\($0)/ring"] } + ["python-event0/ring"]
             for key in keys {
                 let result = Self.nsPerEvent(out, key)
@@ -119,7 +119,7 @@ extension KernelSuite {
             let status = child.wait(timeout: 30)
             #expect(status != nil && status != 0)
             #expect(child.stderr.contains("Unknown path(s) nope"), "\(child.stderr)")
-            #expect(child.stderr.contains("perf-typed, perf-raw, perf-dynamic, ring-typed, ring-raw, ring-dynamic, python, c"))
+            #expect(child.stderr.contains("perf-typed, perf-raw, perf-dynamic, perf-typed-vars, ring-typed, ring-raw, ring-dynamic, ring-typed-vars, python, c"))
         }
     }
 }

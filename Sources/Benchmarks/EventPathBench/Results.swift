@@ -11,6 +11,7 @@ struct Results {
         ("swift-typed", "SwiftBCC, typed callback (`openPerfBuffer(of:)` / `openRingBuffer(of:)`)"),
         ("swift-raw", "SwiftBCC, raw callback + `data.loadEvent(as:)`"),
         ("swift-dynamic", "SwiftBCC, dynamic `table.event(data)`"),
+        ("swift-typed-vars", "SwiftBCC, typed callback counting into captured `var`s"),
         ("python-noop", "Python BCC, callback ignores the data"),
         ("python-event", "Python BCC, `b[\"events\"].event(data)`"),
         ("python-event0", "Python BCC, `b[\"events\"].event(data)`, callback returns 0"),
@@ -28,7 +29,7 @@ struct Results {
 
     mutating func record(_ key: String, nsPerEvent: Double, received: Int, expected: Int) {
         ns[key] = nsPerEvent
-        var line = "\(key.padding(toLength: 20, withPad: " ", startingAt: 0)) \(String(format: "%9.1f", nsPerEvent)) ns/event  "
+        var line = "\(key.padding(toLength: 22, withPad: " ", startingAt: 0)) \(String(format: "%9.1f", nsPerEvent)) ns/event  "
             + "\(String(format: "%7.2f", 1000 / nsPerEvent)) M events/s"
         if received != expected {
             let note = "\(key): received \(received) of \(expected) events in the last round (lost some: the buffers were too small or the kernel dropped samples)"
