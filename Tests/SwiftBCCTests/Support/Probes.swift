@@ -120,3 +120,31 @@ func runPython(_ script: String, args: [String] = [], timeout: Double = 120) -> 
         return (-1, "", "\(error)")
     }
 }
+
+extension Probe {
+    /// Can gcc build a program against libbcc's C API (EventPathBench's C consumer)?
+    static let gccLibbcc: Result = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftbcc-gcc-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let src = dir.appendingPathComponent("probe.c")
+            try "#include <bcc/bcc_common.h>\n#include <bcc/libbpf.h>\n#include <bcc/perf_reader.h>\nint main(void) { return bpf_module_rw_engine_enabled() ? 0 : 0; }\n"
+                .write(to: src, atomically: true, encoding: .utf8)
+            let child = try Child("/usr/bin/env", ["gcc", "-o", dir.appendingPathComponent("probe").path, src.path, "-lbcc"])
+            let status = child.wait(timeout: 120)
+            return status == 0
+                ? Result(ok: true, reason: "gcc links against libbcc")
+                : Result(ok: false, reason: "gcc cannot build against libbcc (apt-get install gcc libbpfcc-dev): \(child.stderr)")
+        } catch {
+            return Result(ok: false, reason: "gcc cannot build against libbcc: \(error)")
+        }
+    }()
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Runs only where gcc can build a program against libbcc's C API.
+    static var requiresGccLibbcc: Self {
+        .enabled("needs gcc and libbcc's C headers: \(Probe.gccLibbcc.reason)") { Probe.gccLibbcc.ok }
+    }
+}
