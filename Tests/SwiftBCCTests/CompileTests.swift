@@ -124,3 +124,16 @@ extension KernelSuite {
         }
     }
 }
+
+extension KernelSuite.CompileTests {
+    @Test("repeated compile errors in one process each throw, never crash libbcc")
+    func repeatedCompileErrors() throws {
+        for i in 0..<4 {
+            #expect(throws: BPFError.self) { try BPF(text: "int broken\(i)(void *ctx) { return nope\(i); }") }
+            #expect(throws: BPFError.self) { try BPF(text: "this is not C \(i) {") }
+        }
+        let b = try BPF(text: "int fine(void *ctx) { return 0; }")
+        #expect(b.functionNames == ["fine"])
+        b.cleanup()
+    }
+}
