@@ -37,6 +37,16 @@ enum TypedBytes {
                                         got: size, layout: layout.layout)
         }
     }
+
+    /// Checks a Swift key type against the table's key layout.
+    static func checkKey<K>(_ type: K.Type, of table: Table) throws {
+        try check(type, "key", expected: table.keySize, table: table, layout: table.keyType)
+    }
+
+    /// Checks a Swift value type against the table's leaf layout.
+    static func checkValue<V>(_ type: V.Type, of table: Table) throws {
+        try check(type, "value", expected: table.leafSize, table: table, layout: table.leafType)
+    }
 }
 
 extension TypeDescription {
@@ -73,8 +83,8 @@ public struct HashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable 
     public let table: Table
 
     init(_ table: Table) throws {
-        try TypedBytes.check(Key.self, "key", expected: table.keySize, table: table, layout: table.keyType)
-        try TypedBytes.check(Value.self, "value", expected: table.leafSize, table: table, layout: table.leafType)
+        try TypedBytes.checkKey(Key.self, of: table)
+        try TypedBytes.checkValue(Value.self, of: table)
         self.table = table
     }
 
@@ -140,7 +150,7 @@ public struct ArrayTable<Value: BitwiseCopyable>: Sendable {
     public let table: Table
 
     init(_ table: Table) throws {
-        try TypedBytes.check(Value.self, "value", expected: table.leafSize, table: table, layout: table.leafType)
+        try TypedBytes.checkValue(Value.self, of: table)
         self.table = table
     }
 
@@ -182,8 +192,8 @@ public struct PerCPUHashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sen
     public let table: Table
 
     init(_ table: Table) throws {
-        try TypedBytes.check(Key.self, "key", expected: table.keySize, table: table, layout: table.keyType)
-        try TypedBytes.check(Value.self, "value", expected: table.leafSize, table: table, layout: table.leafType)
+        try TypedBytes.checkKey(Key.self, of: table)
+        try TypedBytes.checkValue(Value.self, of: table)
         self.table = table
     }
 
@@ -225,7 +235,7 @@ public struct PerCPUArrayTable<Value: BitwiseCopyable>: Sendable {
     public let table: Table
 
     init(_ table: Table) throws {
-        try TypedBytes.check(Value.self, "value", expected: table.leafSize, table: table, layout: table.leafType)
+        try TypedBytes.checkValue(Value.self, of: table)
         self.table = table
     }
 
@@ -293,7 +303,7 @@ public struct QueueStackTable<Value: BitwiseCopyable>: Sendable {
     public let table: Table
 
     init(_ table: Table) throws {
-        try TypedBytes.check(Value.self, "value", expected: table.leafSize, table: table, layout: table.leafType)
+        try TypedBytes.checkValue(Value.self, of: table)
         self.table = table
     }
 
