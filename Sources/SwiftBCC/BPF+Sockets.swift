@@ -54,7 +54,8 @@ extension BPF {
     /// libbcc: `bpf_prog_detach2`.
     public static func detachFunction(_ fn: Function, attachableFD: Int32, attachType: AttachType) throws {
         if swiftbcc_prog_detach(fn.fd, attachableFD, attachType.rawValue) < 0 {
-            throw BPFError.systemCall(name: "BPF_PROG_DETACH(\(fn.name))", errno: errno, detail: "")
+            throw BPFError.systemCall(name: "BPF_PROG_DETACH(\(fn.name))", errno: errno,
+                                      detail: "check that \(fn.name) is attached to that fd with that attach type")
         }
     }
 

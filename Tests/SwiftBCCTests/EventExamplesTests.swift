@@ -63,12 +63,10 @@ extension KernelSuite {
         @Test("HelloBuffer --count 3 prints three events and exits 0")
         func helloBufferCount() throws {
             let child = try Child(try examplePath("HelloBuffer"), ["--count", "3"])
-            let deadline = Date().addingTimeInterval(30)
-            while child.process.isRunning && Date() < deadline {
+            let status = child.drive(timeout: 30) {
                 execTrue()
-                usleep(100_000)
             }
-            #expect(child.wait(timeout: 5) == 0, "stderr: \(child.stderr)")
+            #expect(status == 0, "stderr: \(child.stderr)")
             #expect(child.stdoutLines.count == 3, "stdout: \(child.stdout)")
         }
 

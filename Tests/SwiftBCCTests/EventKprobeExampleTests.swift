@@ -12,14 +12,12 @@ extension KernelSuite {
         func helloBufferKprobe() throws {
             let execve = BPF.getSyscallPrefix() + "execve"
             let child = try Child(try examplePath("HelloBuffer"), ["--count", "3"])
-            let deadline = Date().addingTimeInterval(120)
             var sawProbe = false
-            while child.process.isRunning && Date() < deadline {
+            let status = child.drive(timeout: 120) {
                 sawProbe = sawProbe || hasKprobe(on: execve)
                 execTrue()
-                usleep(100_000)
             }
-            #expect(child.wait(timeout: 5) == 0, "stderr: \(child.stderr)")
+            #expect(status == 0, "stderr: \(child.stderr)")
             #expect(sawProbe, "no kprobe on \(execve) appeared in kprobes/list")
             #expect(!child.stderr.contains("no kprobes"), "fell back: \(child.stderr)")
             #expect(child.stdoutLines.count == 3, "stdout: \(child.stdout)")
@@ -32,14 +30,12 @@ extension KernelSuite {
         func helloPerfOutputKprobe() throws {
             let clone = BPF.getSyscallPrefix() + "clone"
             let child = try Child(try examplePath("HelloPerfOutput"), ["--count", "2"])
-            let deadline = Date().addingTimeInterval(120)
             var sawProbe = false
-            while child.process.isRunning && Date() < deadline {
+            let status = child.drive(timeout: 120) {
                 sawProbe = sawProbe || hasKprobe(on: clone)
                 runShell("/bin/true; /bin/true")
-                usleep(100_000)
             }
-            #expect(child.wait(timeout: 5) == 0, "stderr: \(child.stderr)")
+            #expect(status == 0, "stderr: \(child.stderr)")
             #expect(sawProbe, "no kprobe on \(clone) appeared in kprobes/list")
             #expect(!child.stderr.contains("no kprobes"), "fell back: \(child.stderr)")
             let lines = child.stdoutLines

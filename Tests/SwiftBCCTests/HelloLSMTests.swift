@@ -17,13 +17,11 @@ extension KernelSuite {
             #expect(eventually(timeout: 180) {
                 !child.process.isRunning || loadedProgramNames().contains(name)
             }, "HelloLSM loaded no program \(name); stderr: \(child.stderr)")
-            let deadline = Date().addingTimeInterval(60)
-            while child.process.isRunning && Date() < deadline {
+            let status = child.drive(timeout: 60, every: 0.2) {
                 _ = try? runCommand("/usr/bin/setpriv", ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups",
                                                          "/bin/cat", "/etc/hostname"])
-                usleep(200_000)
             }
-            #expect(child.wait(timeout: 5) == 0, "stderr: \(child.stderr)")
+            #expect(status == 0, "stderr: \(child.stderr)")
             let lines = child.stdoutLines
             #expect(lines.count == 2, "stdout: \(child.stdout)")
             #expect(lines.contains { $0.contains("File ") && $0.contains(" mask ") }, "stdout: \(child.stdout)")

@@ -12,12 +12,10 @@ extension KernelSuite {
         func countThree() throws {
             let before = loadedProgramNames().filter { ["hello", "hello_exec", "hello_timer", "ignore_opcode"].contains($0) }.count
             let child = try Child(try examplePath("HelloTail"), ["--count", "3"])
-            let deadline = Date().addingTimeInterval(30)
-            while child.process.isRunning && Date() < deadline {
+            let status = child.drive(timeout: 30) {
                 execTrue()
-                usleep(100_000)
             }
-            #expect(child.wait(timeout: 5) == 0, "stderr: \(child.stderr)")
+            #expect(status == 0, "stderr: \(child.stderr)")
             let lines = child.stdoutLines
             #expect(lines.count == 3, "stdout: \(child.stdout)")
             // trace_pipe is machine-wide: other programs' lines may come through, ours must.

@@ -12,12 +12,9 @@ extension KernelSuite {
         func countThree() throws {
             try drainTracePipe()
             let child = try Child(try examplePath("HelloWorld"), ["--count", "3"])
-            let deadline = Date().addingTimeInterval(30)
-            while child.process.isRunning && Date() < deadline {
+            let status = child.drive(timeout: 30) {
                 execTrue()
-                usleep(100_000)
             }
-            let status = child.wait(timeout: 5)
             #expect(status == 0, "stderr: \(child.stderr)")
             let lines = child.stdoutLines
             #expect(lines.count == 3, "stdout: \(child.stdout)")

@@ -203,14 +203,12 @@ extension KernelSuite {
         func helloWorldKprobe() throws {
             try drainTracePipe()
             let child = try Child(try examplePath("HelloWorld"), ["--count", "3"])
-            let deadline = Date().addingTimeInterval(120)
             var sawProbe = false
-            while child.process.isRunning && Date() < deadline {
+            let status = child.drive(timeout: 120) {
                 sawProbe = sawProbe || hasKprobe(on: BPF.getSyscallPrefix() + "execve")
                 execTrue()
-                usleep(100_000)
             }
-            #expect(child.wait(timeout: 5) == 0, "stderr: \(child.stderr)")
+            #expect(status == 0, "stderr: \(child.stderr)")
             #expect(sawProbe, "no kprobe on execve appeared in kprobes/list")
             #expect(!child.stderr.contains("no kprobes"), "fell back: \(child.stderr)")
             #expect(child.stdoutLines.count == 3)
@@ -222,14 +220,12 @@ extension KernelSuite {
         func helloMapKprobe() throws {
             let clone = BPF.getSyscallPrefix() + "clone"
             let child = try Child(try examplePath("HelloMap"), ["--count", "3", "--interval", "0.5"])
-            let deadline = Date().addingTimeInterval(120)
             var sawProbe = false
-            while child.process.isRunning && Date() < deadline {
+            let status = child.drive(timeout: 120) {
                 sawProbe = sawProbe || hasKprobe(on: clone)
                 forkSome()
-                usleep(100_000)
             }
-            #expect(child.wait(timeout: 5) == 0, "stderr: \(child.stderr)")
+            #expect(status == 0, "stderr: \(child.stderr)")
             #expect(sawProbe, "no kprobe on \(clone) appeared in kprobes/list")
             #expect(!child.stderr.contains("no kprobes"), "fell back: \(child.stderr)")
             let last = try #require(child.stdoutLines.last, "stdout: \(child.stdout)")

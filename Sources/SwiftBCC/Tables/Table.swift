@@ -39,6 +39,8 @@ public final class Table: @unchecked Sendable {
     /// Python: `t.Key`, `t.Leaf`.
     public let keyType: TypeDescription
     public let leafType: TypeDescription
+    /// The key's padding bytes, zeroed in typed keys (derived once from `keyType`).
+    let keyPaddingOffsets: [Int]
     /// libbcc's table id within the module.
     let id: Int
     let mapFD: Int32
@@ -74,12 +76,14 @@ public final class Table: @unchecked Sendable {
         self.leafDescription = stringOrNil(bpf_table_leaf_desc_id(module, id)) ?? ""
         self.keyType = Table.type(json: keyDescription, size: keySize)
         self.leafType = Table.type(json: leafDescription, size: leafSize)
+        self.keyPaddingOffsets = keyType.paddingOffsets
         // Last, so no throw after it can leak the fd: our own duplicate of the module's map fd.
         // A lookup racing with cleanup() on another thread then still reaches this map (alive
         // until the Table goes), never an fd number reused for something else.
         let own = fcntl(fd, F_DUPFD_CLOEXEC, 0)
         guard own >= 0 else {
-            throw BPFError.systemCall(name: "dup(map fd of \(name))", errno: errno, detail: "")
+            throw BPFError.systemCall(name: "dup(map fd of \(name))", errno: errno,
+                                      detail: "the process may be out of file descriptors (ulimit -n)")
         }
         self.mapFD = own
     }

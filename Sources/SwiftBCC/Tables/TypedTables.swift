@@ -50,14 +50,14 @@ enum TypedBytes {
 }
 
 extension TypeDescription {
-    /// Which bytes hold data (true) and which are padding: libbcc's `__pad_N` members and
-    /// the gaps C's layout leaves.
-    var dataBytes: [Bool] {
-        var mask = [Bool](repeating: false, count: size)
+    /// The byte offsets that are padding: libbcc's `__pad_N` members and the gaps C's layout
+    /// leaves. Computed once per table (`Table.keyPaddingOffsets`), not per operation.
+    var paddingOffsets: [Int] {
+        var isData = [Bool](repeating: false, count: size)
         func mark(_ t: TypeDescription, _ at: Int) {
             switch t.kind {
             case .scalar, .enumeration:
-                for i in at..<Swift.min(at + t.size, mask.count) { mask[i] = true }
+                for i in at..<Swift.min(at + t.size, isData.count) { isData[i] = true }
             case let .array(e, n):
                 for i in 0..<n { mark(e, at + i * e.size) }
             case .structure, .union:
@@ -65,13 +65,17 @@ extension TypeDescription {
             }
         }
         mark(self, 0)
-        return mask
+        return isData.indices.filter { !isData[$0] }
     }
+}
 
-    func zeroingPadding(_ bytes: [UInt8]) -> [UInt8] {
-        let mask = dataBytes
-        guard mask.contains(false) else { return bytes }
-        return bytes.enumerated().map { $0.offset < mask.count && !mask[$0.offset] ? 0 : $0.element }
+extension Table {
+    /// A typed key's bytes as the kernel compares them: padding zeroed, so two equal Swift
+    /// keys never differ in bytes the C struct does not use.
+    func typedKeyBytes<K: BitwiseCopyable>(_ key: K) -> [UInt8] {
+        var bytes = TypedBytes.bytes(of: key, size: keySize)
+        for i in keyPaddingOffsets where i < bytes.count { bytes[i] = 0 }
+        return bytes
     }
 }
 
@@ -88,9 +92,7 @@ public struct HashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable 
         self.table = table
     }
 
-    func keyBytes(_ key: Key) -> [UInt8] {
-        table.keyType.zeroingPadding(TypedBytes.bytes(of: key, size: table.keySize))
-    }
+    func keyBytes(_ key: Key) -> [UInt8] { table.typedKeyBytes(key) }
 
     /// The value for `key`, or nil. Python: `t[key]`.
     public func lookup(_ key: Key) throws -> Value? {
@@ -197,9 +199,7 @@ public struct PerCPUHashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sen
         self.table = table
     }
 
-    func keyBytes(_ key: Key) -> [UInt8] {
-        table.keyType.zeroingPadding(TypedBytes.bytes(of: key, size: table.keySize))
-    }
+    func keyBytes(_ key: Key) -> [UInt8] { table.typedKeyBytes(key) }
 
     /// One value per possible CPU (index = CPU number), or nil. Python: `t[key]`.
     public func lookup(_ key: Key) throws -> [Value]? {

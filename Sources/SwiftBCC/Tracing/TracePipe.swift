@@ -76,7 +76,8 @@ final class TracePipe: @unchecked Sendable {
                 continue
             }
             if n < 0 && errno != EAGAIN && errno != EINTR {
-                throw BPFError.systemCall(name: "read(trace_pipe)", errno: errno, detail: "")
+                throw BPFError.systemCall(name: "read(trace_pipe)", errno: errno,
+                                          detail: "check that tracefs is still mounted at \(Tracefs.root ?? "/sys/kernel/tracing")")
             }
             if timeoutMs == 0 { return nil }
             var wait = -1

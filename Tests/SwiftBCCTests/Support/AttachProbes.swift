@@ -6,17 +6,10 @@ import Testing
 /// Probes for the attach families of issue 5, each trying the real operation once.
 extension Probe {
     /// Does a real uprobe attach (on libc's getpid)?
-    static let uprobes: Result = {
-        guard bpf.ok else { return Result(ok: false, reason: bpf.reason) }
-        do {
-            let b = try BPF(text: "int probe_up(void *ctx) { return 0; }")
-            defer { b.cleanup() }
-            try b.attachUprobe(name: "c", sym: "getpid", fnName: "probe_up", pid: getpid())
-            return Result(ok: true, reason: "uprobes attach")
-        } catch {
-            return Result(ok: false, reason: "this kernel cannot attach uprobes: \(error)")
-        }
-    }()
+    static let uprobes = trying("int probe_up(void *ctx) { return 0; }", success: "uprobes attach",
+                                failure: "this kernel cannot attach uprobes") {
+        _ = try $0.attachUprobe(name: "c", sym: "getpid", fnName: "probe_up", pid: getpid())
+    }
 
     /// Do kfunc (fentry) programs load and attach? (SwiftBCC's own probe: it tries one.)
     static let kfunc: Result = {

@@ -94,6 +94,17 @@ final class Child {
         return process.terminationStatus
     }
 
+    /// Runs `trigger` every `interval` seconds while the child runs (at most `timeout` seconds),
+    /// then returns its exit status as `wait(timeout: 5)` does.
+    func drive(timeout: Double, every interval: Double = 0.1, _ trigger: () -> Void) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline {
+            trigger()
+            usleep(UInt32(interval * 1_000_000))
+        }
+        return wait(timeout: 5)
+    }
+
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(at: stdoutURL)

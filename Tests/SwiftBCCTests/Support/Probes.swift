@@ -11,43 +11,38 @@ enum Probe {
         let reason: String
     }
 
-    /// Can this process compile, load and attach a BPF program (a tracepoint)?
-    static let bpf: Result = {
+    /// Compiles `program`, runs `operation` on it once and cleans up: `ok` with `success`, or
+    /// not ok with `failure` and the error. Probes after `bpf` need `bpf` to have worked.
+    static func trying(_ program: String, success: String, failure: String, needsBPF: Bool = true,
+                       _ operation: (BPF) throws -> Void) -> Result {
+        if needsBPF && !bpf.ok { return Result(ok: false, reason: bpf.reason) }
         do {
-            let b = try BPF(text: "int probe_tp(void *ctx) { return 0; }")
+            let b = try BPF(text: program)
             defer { b.cleanup() }
-            try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "probe_tp")
-            return Result(ok: true, reason: "BPF programs load and attach")
+            try operation(b)
+            return Result(ok: true, reason: success)
         } catch {
-            return Result(ok: false, reason: "cannot load and attach a BPF program here: \(error)")
+            return Result(ok: false, reason: "\(failure): \(error)")
         }
-    }()
+    }
+
+    /// Can this process compile, load and attach a BPF program (a tracepoint)?
+    static let bpf = trying("int probe_tp(void *ctx) { return 0; }", success: "BPF programs load and attach",
+                            failure: "cannot load and attach a BPF program here", needsBPF: false) {
+        try $0.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "probe_tp")
+    }
 
     /// Does attaching a real kprobe work? (CONFIG_KPROBES is off on the 6.18 host kernel.)
-    static let kprobes: Result = {
-        guard bpf.ok else { return Result(ok: false, reason: bpf.reason) }
-        do {
-            let b = try BPF(text: "int probe_kp(void *ctx) { return 0; }")
-            defer { b.cleanup() }
-            try b.attachKprobe(event: b.getSyscallFnName("getppid"), fnName: "probe_kp")
-            return Result(ok: true, reason: "kprobes attach")
-        } catch {
-            return Result(ok: false, reason: "this kernel cannot attach kprobes: \(error)")
-        }
-    }()
+    static let kprobes = trying("int probe_kp(void *ctx) { return 0; }", success: "kprobes attach",
+                                failure: "this kernel cannot attach kprobes") {
+        try $0.attachKprobe(event: $0.getSyscallFnName("getppid"), fnName: "probe_kp")
+    }
 
     /// Can this kernel create and map a BPF ring buffer (Linux 5.8+)?
-    static let ringBuffers: Result = {
-        guard bpf.ok else { return Result(ok: false, reason: bpf.reason) }
-        do {
-            let b = try BPF(text: "BPF_RINGBUF_OUTPUT(probe_ring, 1);")
-            defer { b.cleanup() }
-            try b["probe_ring"].openRingBuffer { _ in }
-            return Result(ok: true, reason: "ring buffers open")
-        } catch {
-            return Result(ok: false, reason: "this kernel cannot open a BPF ring buffer (needs Linux 5.8+): \(error)")
-        }
-    }()
+    static let ringBuffers = trying("BPF_RINGBUF_OUTPUT(probe_ring, 1);", success: "ring buffers open",
+                                    failure: "this kernel cannot open a BPF ring buffer (needs Linux 5.8+)") {
+        try $0["probe_ring"].openRingBuffer { _ in }
+    }
 
     /// Are the headers libbcc will use the running kernel's own?
     static let exactHeaders: Result = {
