@@ -113,4 +113,11 @@ static inline int swiftbcc_set_thread_name(const char *name) {
     return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }
 
+// glibc 2.32+: "EPERM" for EPERM (declared by <string.h> only with _GNU_SOURCE).
+extern const char *strerrorname_np(int errnum);
+
+static inline const char *swiftbcc_errno_name(int code) {
+    return strerrorname_np(code);
+}
+
 #endif

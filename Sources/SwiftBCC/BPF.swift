@@ -32,37 +32,41 @@ public final class BPF: @unchecked Sendable {
     /// `"<text>"` or the source file's path, for messages.
     public let sourceName: String
 
-    let lock = Lock()
-    private var modulePointer: UnsafeMutableRawPointer?
-    var functions: [FunctionKey: Function] = [:]
-    /// kprobe event name ("p_<event>" / "r_<event>") -> function name -> perf event fd.
-    var kprobeFDs: [String: [String: Int32]] = [:]
-    /// "category:event" -> perf event fd.
-    var tracepointFDs: [String: Int32] = [:]
-    /// raw tracepoint name -> link fd.
-    var rawTracepointFDs: [String: Int32] = [:]
-    /// uprobe event name ("p_..." / "r_...") -> the attachment and its perf event fd.
-    var uprobes: [String: UprobeRecord] = [:]
-    /// (type, config) -> cpu -> perf event fd.
-    var perfEvents: [PerfEventKey: [Int32: Int32]] = [:]
-    /// Device name -> the XDP flags this BPF attached a program with.
-    var xdpDevices: [String: XDPFlags] = [:]
-    /// Raw sockets opened by `attachRawSocket`, closed at cleanup.
-    var rawSockets: [Int32] = []
-    /// USDT contexts compiled into this module, kept alive (their semaphores stay set) until cleanup.
-    var usdtContexts: [USDT] = []
-    /// kfunc (fentry), kretfunc (fexit) and LSM function name -> link fd.
-    var kfuncEntryFDs: [String: Int32] = [:]
-    var kfuncExitFDs: [String: Int32] = [:]
-    var lsmFDs: [String: Int32] = [:]
-    var tracePipe: TracePipe?
-    /// Tables opened through `table(_:)` / `b["name"]`.
-    var tables: [String: Table] = [:]
-    /// Open perf buffers and ring buffers (Events/).
+    /// Everything that changes after init, guarded by one lock (see `State`).
+    let state = LockedBox(State())
+    /// Open perf buffers and ring buffers (Events/). Lock order: `state`, then `eventReaders`'
+    /// own lock; event callbacks run with neither held.
     let eventReaders = EventReaders()
     /// Set once by `cleanup()`; atomic, so any thread may read it without the lock.
     private let closedFlag = Atomic<Bool>(false)
     var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
+
+    /// A `BPF`'s mutable state. Only reachable inside `state.withLock`, which is not recursive:
+    /// functions that need it while it is locked take it as `inout State`.
+    struct State {
+        /// libbcc's module; nil after `cleanup()`.
+        var module: UnsafeMutableRawPointer?
+        var functions: [FunctionKey: Function] = [:]
+        /// Every attachment, of every family (Attach/).
+        var attachments = AttachmentStore()
+        var tracePipe: TracePipe?
+        /// Tables opened through `table(_:)` / `b["name"]`.
+        var tables: [String: Table] = [:]
+        /// USDT contexts compiled into this module, kept alive (their semaphores stay set) until cleanup.
+        var usdtContexts: [USDT] = []
+
+        /// The module; throws `.closed` after `cleanup()`.
+        func requireModule() throws -> UnsafeMutableRawPointer {
+            guard let module else { throw BPFError.closed }
+            return module
+        }
+
+        /// The module's function names, in libbcc's order (none after cleanup).
+        var functionNames: [String] {
+            guard let m = module else { return [] }
+            return (0..<bpf_num_functions(m)).compactMap { stringOrNil(bpf_function_name(m, $0)) }
+        }
+    }
 
     // MARK: Compile
 
@@ -97,7 +101,7 @@ public final class BPF: @unchecked Sendable {
         let path = try Self.findFile(srcFile)
         if let hdrFile { _ = try Self.findFile(hdrFile) }
         guard let text = FileIO.read(path) else {
-            throw BPFError.systemCall(name: "open(\(path))", errno: errno, detail: "cannot read the BPF source file")
+            throw BPFError.systemCall(name: "open(\(path))", errno: .current, detail: "cannot read the BPF source file")
         }
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         try self.init(compiling: text, sourceName: path, cflags: cflags + ["-iquote", dir.isEmpty ? "/" : dir],
@@ -112,22 +116,23 @@ public final class BPF: @unchecked Sendable {
         KernelInfo.warnOnceIfHeadersMismatch()
         StaleProbes.reap()
         let text = try Self.prependingUSDTArguments(usdtContexts, to: programText)
-        let (module, output) = StderrCapture.capture(includingStdout: true) {
+        let created = LibBCC.call("bpf_module_create_c_from_string", includingStdout: true) {
             withCStringArray(cflags) { array, count in
                 bpf_module_create_c_from_string(text, debug.rawValue, array, count, allowRlimit, device)
             }
         }
-        guard let module else {
-            if output.text.contains("Unable to find kernel headers") {
+        switch created {
+        case .success(let module):
+            state.withLock { $0.module = module }
+        case .failure(let failure):
+            if failure.output.contains("Unable to find kernel headers") {
                 throw BPFError.kernelHeadersNotFound(release: KernelInfo.release,
                                                      searched: KernelInfo.headerSearchPaths,
                                                      package: KernelInfo.headersPackage,
-                                                     diagnostics: output.text)
+                                                     diagnostics: failure.output)
             }
-            throw BPFError.compileFailed(source: sourceName, diagnostics: output.text)
+            throw BPFError.compileFailed(source: sourceName, diagnostics: failure.output)
         }
-        output.passThrough()
-        modulePointer = module
         Registry.add(self)
         do {
             try attachUSDTProbes(usdtContexts, ignorePID: attachUSDTIgnorePID)
@@ -154,12 +159,10 @@ public final class BPF: @unchecked Sendable {
         throw BPFError.sourceFileNotFound(path: name, searched: searched)
     }
 
-    /// The libbcc module pointer; throws `.closed` after `cleanup()`.
-    func module() throws -> UnsafeMutableRawPointer {
-        try lock.withLock {
-            guard let modulePointer else { throw BPFError.closed }
-            return modulePointer
-        }
+    /// Runs `body` with the libbcc module, holding the state lock (so `cleanup()` cannot
+    /// destroy the module meanwhile); throws `.closed` after `cleanup()`.
+    func withModule<T>(_ body: (UnsafeMutableRawPointer) throws -> T) throws -> T {
+        try state.withLock { try body($0.requireModule()) }
     }
 
     // MARK: Functions
@@ -167,10 +170,7 @@ public final class BPF: @unchecked Sendable {
     /// The names of the functions the module defines, in libbcc's order.
     /// libbcc: `bpf_num_functions`, `bpf_function_name`.
     public var functionNames: [String] {
-        lock.withLock {
-            guard let m = modulePointer else { return [] }
-            return (0..<bpf_num_functions(m)).compactMap { stringOrNil(bpf_function_name(m, $0)) }
-        }
+        state.withLock { $0.functionNames }
     }
 
     /// Loads function `name` as a program of `type`; cached per name and type, so loading twice
@@ -180,27 +180,31 @@ public final class BPF: @unchecked Sendable {
     @discardableResult
     public func loadFunction(_ name: String, type: ProgramType, device: String? = nil,
                              attachType: AttachType? = nil) throws -> Function {
-        try lock.withLock {
-            let key = FunctionKey(name: name, type: type)
-            if let fn = functions[key] { return fn }
-            let m = try module()
-            guard let start = bpf_function_start(m, name) else {
-                throw BPFError.functionNotFound(name: name, available: functionNames)
-            }
-            let size = bpf_function_size(m, name)
-            let logLevel: Int32 = debug.contains(.bpfRegisterState) ? 2 : debug.contains(.bpf) ? 1 : 0
-            let ((fd, err), output) = StderrCapture.capture { () -> (Int32, Int32) in
-                let fd = bcc_func_load(m, type.rawValue, name, start.assumingMemoryBound(to: bpf_insn.self),
-                                       Int32(size), bpf_module_license(m), bpf_module_kern_version(m),
-                                       logLevel, nil, 0, device, attachType?.rawValue ?? -1)
-                return (fd, errno)
-            }
-            guard fd >= 0 else {
-                throw BPFError.loadFailed(function: name, type: type, errno: err, verifierLog: output.text)
-            }
-            output.passThrough()
+        try state.withLock { try load(&$0, name, type: type, device: device, attachType: attachType) }
+    }
+
+    /// `loadFunction` with the state locked.
+    func load(_ s: inout State, _ name: String, type: ProgramType, device: String? = nil,
+              attachType: AttachType? = nil) throws -> Function {
+        let key = FunctionKey(name: name, type: type)
+        if let fn = s.functions[key] { return fn }
+        let m = try s.requireModule()
+        guard let start = bpf_function_start(m, name) else {
+            throw BPFError.functionNotFound(name: name, available: s.functionNames)
+        }
+        let size = bpf_function_size(m, name)
+        let logLevel: Int32 = debug.contains(.bpfRegisterState) ? 2 : debug.contains(.bpf) ? 1 : 0
+        let loaded = LibBCC.call("bcc_func_load", passThrough: true) {
+            bcc_func_load(m, type.rawValue, name, start.assumingMemoryBound(to: bpf_insn.self),
+                          Int32(size), bpf_module_license(m), bpf_module_kern_version(m),
+                          logLevel, nil, 0, device, attachType?.rawValue ?? -1)
+        }
+        switch loaded {
+        case .failure(let failure):
+            throw BPFError.from(.load(function: name, type: type), failure)
+        case .success(let fd):
             let fn = Function(name: name, type: type, fd: fd)
-            functions[key] = fn
+            s.functions[key] = fn
             return fn
         }
     }
@@ -209,20 +213,46 @@ public final class BPF: @unchecked Sendable {
     /// loaded just for this call, it is unloaded again, so a failed attach leaves nothing loaded
     /// (and a function loaded before, by the user or another attach, stays loaded). `loadError`
     /// turns a load failure into the error the attach reports.
-    func withFunction<T>(_ name: String, type: ProgramType, loadError: (BPFError) -> BPFError = { $0 },
-                         _ body: (Function) throws -> T) throws -> T {
-        try lock.withLock {
-            let key = FunctionKey(name: name, type: type)
-            let wasLoaded = functions[key] != nil
-            let fn: Function
-            do { fn = try loadFunction(name, type: type) } catch let error as BPFError { throw loadError(error) }
-            do {
-                return try body(fn)
-            } catch {
-                if !wasLoaded, functions.removeValue(forKey: key) != nil { Glibc.close(fn.fd) }
-                throw error
-            }
+    func withFunction<T>(_ s: inout State, _ name: String, type: ProgramType,
+                         loadError: (BPFError) -> BPFError = { $0 },
+                         _ body: (inout State, Function) throws -> T) throws -> T {
+        let key = FunctionKey(name: name, type: type)
+        let wasLoaded = s.functions[key] != nil
+        let fn: Function
+        do { fn = try load(&s, name, type: type) } catch let error as BPFError { throw loadError(error) }
+        do {
+            return try body(&s, fn)
+        } catch {
+            if !wasLoaded, s.functions.removeValue(forKey: key) != nil { Glibc.close(fn.fd) }
+            throw error
         }
+    }
+
+    /// The attach skeleton every family shares: with the state locked, `.alreadyAttached` when
+    /// `A` has `key` already, load `fnName` as `type` (unloaded again if the attach fails),
+    /// `make` the attachment (the family's libbcc call), and store it.
+    @discardableResult
+    func attach<A: Attachment>(_ s: inout State, _ type: A.Type, key: String, kind: String, target: String,
+                               fnName: String, programType: ProgramType,
+                               loadError: (BPFError) -> BPFError = { $0 },
+                               _ make: (Function) throws -> A) throws -> A {
+        try s.attachments.ensureAbsent(A.self, key, kind: kind, target: target)
+        return try withFunction(&s, fnName, type: programType, loadError: loadError) { s, fn in
+            let a = try make(fn)
+            s.attachments.put(a)
+            return a
+        }
+    }
+
+    /// The detach skeleton: removes `A`'s attachment `key` (`.notAttached` when absent) and
+    /// detaches it.
+    func detach<A: Attachment>(_ type: A.Type, key: String, kind: String, target: String) throws {
+        try state.withLock { s in try s.attachments.remove(A.self, key, kind: kind, target: target).detach() }
+    }
+
+    /// How many attachments `family` has.
+    func numOpen(_ family: AttachmentFamily) -> Int {
+        state.withLock { $0.attachments.count(family) }
     }
 
     /// Loads every function of the module as `type`. Python: `b.load_funcs(prog_type)`.
@@ -233,10 +263,10 @@ public final class BPF: @unchecked Sendable {
 
     /// The compiled BPF instructions of function `name`. Python: `b.dump_func(name)`.
     public func dumpFunction(_ name: String) throws -> [UInt8] {
-        try lock.withLock {
-            let m = try module()
+        try state.withLock { s in
+            let m = try s.requireModule()
             guard let start = bpf_function_start(m, name) else {
-                throw BPFError.functionNotFound(name: name, available: functionNames)
+                throw BPFError.functionNotFound(name: name, available: s.functionNames)
             }
             let size = bpf_function_size(m, name)
             return Array(UnsafeRawBufferPointer(start: start, count: size))
@@ -249,38 +279,23 @@ public final class BPF: @unchecked Sendable {
     /// and destroys the module. Idempotent; `deinit` and process exit call it too.
     /// Python: `b.cleanup()`.
     public func cleanup() {
-        lock.withLock {
+        state.withLock { s in
             guard !isClosed else { return }
             closedFlag.store(true, ordering: .releasing)
-            for ev in kprobeFDs.keys.sorted() {
-                for (_, fd) in kprobeFDs[ev] ?? [:] { _ = bpf_close_perf_event_fd(fd) }
-                _ = StderrCapture.capture { bpf_detach_kprobe(ev) }
-            }
-            kprobeFDs.removeAll()
-            for (tp, fd) in tracepointFDs {
-                _ = bpf_close_perf_event_fd(fd)
-                let parts = tp.split(separator: ":", maxSplits: 1).map(String.init)
-                if parts.count == 2 { _ = StderrCapture.capture { bpf_detach_tracepoint(parts[0], parts[1]) } }
-            }
-            tracepointFDs.removeAll()
-            detachUprobesForCleanup()
-            detachKfuncsForCleanup()
-            closePerfEventsForCleanup()
-            removeXDPForCleanup()
-            closeRawSocketsForCleanup()
-            for (_, fd) in rawTracepointFDs { Glibc.close(fd) }
-            rawTracepointFDs.removeAll()
+            // Attachments newest first (probes, links, XDP, sockets), then readers and buffers,
+            // then the module: Python BCC's order.
+            for attachment in s.attachments.removeAll() { attachment.detach() }
             eventReaders.close()
-            tracePipe?.close()
-            tracePipe = nil
-            tables.removeAll()
-            for fn in functions.values { Glibc.close(fn.fd) }
-            functions.removeAll()
-            if let m = modulePointer {
+            s.tracePipe?.close()
+            s.tracePipe = nil
+            s.tables.removeAll()
+            for fn in s.functions.values { Glibc.close(fn.fd) }
+            s.functions.removeAll()
+            if let m = s.module {
                 bpf_module_destroy(m)
-                modulePointer = nil
+                s.module = nil
             }
-            usdtContexts.removeAll()
+            s.usdtContexts.removeAll()
         }
         Registry.remove(self)
     }
@@ -289,28 +304,29 @@ public final class BPF: @unchecked Sendable {
 /// Live `BPF` objects, cleaned up at process exit like Python's `atexit.register(self.cleanup)`
 /// (a `BPF` held in a top-level `let` is never deinitialized).
 enum Registry {
-    private static let lock = Lock()
-    nonisolated(unsafe) private static var live: [ObjectIdentifier: Weak] = [:]
-    nonisolated(unsafe) private static var registered = false
-
     struct Weak { weak var bpf: BPF? }
+    private struct Live {
+        var bpfs: [ObjectIdentifier: Weak] = [:]
+        var registered = false
+    }
+    private static let live = LockedBox(Live())
 
     static func add(_ bpf: BPF) {
-        lock.withLock {
-            live[ObjectIdentifier(bpf)] = Weak(bpf: bpf)
-            if !registered {
-                registered = true
+        live.withLock { l in
+            l.bpfs[ObjectIdentifier(bpf)] = Weak(bpf: bpf)
+            if !l.registered {
+                l.registered = true
                 atexit { Registry.cleanupAll() }
             }
         }
     }
 
     static func remove(_ bpf: BPF) {
-        lock.withLock { _ = live.removeValue(forKey: ObjectIdentifier(bpf)) }
+        live.withLock { _ = $0.bpfs.removeValue(forKey: ObjectIdentifier(bpf)) }
     }
 
     static func cleanupAll() {
-        let all = lock.withLock { live.values.compactMap(\.bpf) }
+        let all = live.withLock { $0.bpfs.values.compactMap(\.bpf) }
         all.forEach { $0.cleanup() }
     }
 }

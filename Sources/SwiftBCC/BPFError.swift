@@ -15,13 +15,13 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The program has no function with this name.
     case functionNotFound(name: String, available: [String])
     /// The kernel refused to load a function; `verifierLog` holds the verifier's log and hints.
-    case loadFailed(function: String, type: ProgramType, errno: Int32, verifierLog: String)
+    case loadFailed(function: String, type: ProgramType, errno: Errno, verifierLog: String)
     /// The operation needs privileges this process lacks.
-    case permissionDenied(operation: String, errno: Int32)
+    case permissionDenied(operation: String, errno: Errno)
     /// This kernel has no kprobe support (no kprobe PMU and no `kprobe_events`).
     case kprobesUnavailable(event: String, isReturnProbe: Bool, suggestedTracepoint: String?)
     /// An attach call failed; `detail` is what libbcc printed, `hint` how to fix it.
-    case attachFailed(kind: String, target: String, function: String, errno: Int32, detail: String, hint: String?)
+    case attachFailed(kind: String, target: String, function: String, errno: Errno, detail: String, hint: String?)
     /// A detach was asked for something this `BPF` has not attached.
     case notAttached(kind: String, target: String)
     /// The same target was attached twice where the kernel allows it once.
@@ -40,7 +40,7 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     case usdtProbeNotFound(probe: String, target: String, available: [String], detail: String)
     /// The kernel refused an operation although this process has the BPF capabilities: the
     /// kernel (its configuration, lockdown, a security module or a sandbox) does not allow it.
-    case kernelRefused(operation: String, errno: Int32, detail: String, hint: String)
+    case kernelRefused(operation: String, errno: Errno, detail: String, hint: String)
     /// libbcc could not generate the USDT argument readers.
     case usdtArgumentsFailed(detail: String)
     /// A blocking call (trace_pipe read, poll) returned because SIGINT or SIGTERM arrived.
@@ -66,7 +66,7 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     /// An array table index outside `0..<count` (negative indices count from the end, as in Python).
     case indexOutOfRange(table: String, index: Int, count: Int)
     /// A system call failed.
-    case systemCall(name: String, errno: Int32, detail: String)
+    case systemCall(name: String, errno: Errno, detail: String)
 
     public var description: String {
         switch self {
@@ -93,12 +93,12 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
                 + (available.isEmpty ? "no functions" : available.joined(separator: ", "))
                 + "; check the function name."
         case let .loadFailed(function, type, code, log):
-            var s = "Failed to load BPF program \(function) as \(type): \(errnoDescription(code)) (\(errnoName(code)))"
+            var s = "Failed to load BPF program \(function) as \(type): \(code)"
             // libbcc's own first line ("bpf: Failed to load program: ...") is not a verifier log.
             let hasVerifierLog = log.split(separator: "\n").contains {
                 !$0.isEmpty && !$0.hasPrefix("bpf: Failed to load program")
             }
-            if code == EPERM && !hasVerifierLog {
+            if code == .EPERM && !hasVerifierLog {
                 s += "; need super-user privileges (CAP_BPF and CAP_PERFMON, or root) to run"
             } else if hasVerifierLog {
                 s += "; the verifier's log follows"
@@ -110,7 +110,7 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
             if !log.isEmpty { s += "\n" + log.trimmingTrailingNewlines }
             return s
         case let .permissionDenied(operation, code):
-            return "\(operation) failed with \(errnoName(code)): need super-user privileges "
+            return "\(operation) failed with \(code.name): need super-user privileges "
                 + "(root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) to run."
         case let .kprobesUnavailable(event, isReturn, tracepoint):
             var s = "Cannot attach \(isReturn ? "kretprobe" : "kprobe") to \(event): this kernel has no kprobe "
@@ -123,7 +123,7 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
             return s
         case let .attachFailed(kind, target, function, code, detail, hint):
             var s = "Failed to attach BPF program \(function) to \(kind) \(target)"
-            if code != 0 { s += ": \(errnoDescription(code)) (\(errnoName(code)))" }
+            if code != .none { s += ": \(code)" }
             s += "; " + (hint ?? "check that the target exists and this process is privileged") + "."
             if !detail.isEmpty { s += "\n" + detail.trimmingTrailingNewlines }
             return s
@@ -159,7 +159,7 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
             if !detail.isEmpty { s += "\n" + detail }
             return s
         case let .kernelRefused(operation, code, detail, hint):
-            var s = "The kernel refused to \(operation): \(errnoDescription(code)) (\(errnoName(code))), although this "
+            var s = "The kernel refused to \(operation): \(code), although this "
                 + "process has the privileges BPF needs (CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON); \(hint)."
             if !detail.isEmpty { s += "\n" + detail.trimmingTrailingNewlines }
             return s
@@ -197,7 +197,7 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
             return "Index \(index) is out of range for table \(table), which has \(count) entries; use 0..<\(count) "
                 + "(or -\(count)..<0 from the end)."
         case let .systemCall(name, code, detail):
-            var s = "\(name) failed: \(errnoDescription(code)) (\(errnoName(code)))"
+            var s = "\(name) failed: \(code)"
             if !detail.isEmpty { s += "; \(detail)" }
             return s + "."
         }

@@ -22,7 +22,7 @@ extension KernelSuite {
                     #expect(support.reason.contains("\(error)"))
                     if case let .kernelRefused(operation, code, _, _) = error {
                         #expect(operation.hasPrefix("load ") || operation.hasPrefix("attach "))
-                        #expect(support.reason.contains(errnoName(code)))
+                        #expect(support.reason.contains(code.name))
                     }
                 }
             }
@@ -50,7 +50,7 @@ extension KernelSuite {
                 switch (error as? BPFError, probed) {
                 case let (.kernelRefused(operation, code, _, hint)?, .kernelRefused):
                     return operation == "load kfunc program \(function) (for \(target))"
-                        && (code == EPERM || code == EACCES) && hint == BPF.trampolineHint(kind: "kfunc")
+                        && (code == EPERM || code == EACCES) && hint == BPF.trampolineHint(kind: .kfunc)
                         && "\(error)".contains("although this process has the privileges")
                 case let (.attachFailed(kind, attachTarget, fn, _, _, hint)?, .attachFailed):
                     return kind == "kfunc" && attachTarget == target && fn == function
@@ -109,7 +109,10 @@ extension KernelSuite {
             let progID = try #require(Self.progID(fn.fd))
             // Make the kernel refuse the next attach: keep the auto-attached link open but take
             // it from the BPF's records, so the program is still linked there (EBUSY).
-            let link = try #require(b.lock.withLock { b.kfuncEntryFDs.removeValue(forKey: name) })
+            let link = try #require(b.state.withLock {
+                try? $0.attachments.remove(TrampolineAttachment.self, TrampolineAttachment.key(.kfunc, name),
+                                           kind: "kfunc", target: name)
+            }?.linkFD)
             #expect {
                 try b.attachKfunc(fnName: target)
             } throws: { error in

@@ -184,7 +184,7 @@ extension KernelSuite {
             // perf events meanwhile (an event stream's thread frees its readers after the test).
             let b = try BPF(text: EventSource.perfProgram, cflags: EventSource().cflags)
             defer { b.cleanup() }
-            let tracepoint = Set(b.tracepointFDs.values)
+            let tracepoint = Set(b.state.withLock { $0.attachments.all(TracepointAttachment.self).map(\.fd.fd) })
             #expect(tracepoint.count == 1 && tracepoint.isSubset(of: openPerfEventFDs()))
             try b["events"].openPerfBuffer { _, _ in }
             let readers = Set(try #require(b.eventReaders.perfEntry("events")).fds)

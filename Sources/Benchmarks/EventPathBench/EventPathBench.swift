@@ -326,7 +326,7 @@ struct EventPathBench: ParsableCommand {
         let tmp = NSTemporaryDirectory().hasSuffix("/") ? NSTemporaryDirectory() : NSTemporaryDirectory() + "/"
         var template = Array((tmp + "EventPathBench.XXXXXX").utf8CString)
         guard let dir = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw BPFError.systemCall(name: "mkdtemp", errno: errno, detail: "could not create the benchmark's temp dir")
+            throw BPFError.systemCall(name: "mkdtemp", errno: .current, detail: "could not create the benchmark's temp dir")
         }
         return URL(fileURLWithPath: String(cString: dir))
     }

@@ -79,15 +79,15 @@ enum TemporaryHeader {
     static func write(name: String, text: String) throws -> String {
         var template = Array("/tmp/packetcount-XXXXXX".utf8CString)
         guard let p = mkdtemp(&template) else {
-            throw BPFError.systemCall(name: "mkdtemp", errno: errno, detail: "cannot create a directory for \(name)")
+            throw BPFError.systemCall(name: "mkdtemp", errno: .current, detail: "cannot create a directory for \(name)")
         }
         let dir = String(cString: p)
         let fd = open(dir + "/" + name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw BPFError.systemCall(name: "open(\(dir)/\(name))", errno: errno, detail: "") }
+        guard fd >= 0 else { throw BPFError.systemCall(name: "open(\(dir)/\(name))", errno: .current, detail: "") }
         defer { close(fd) }
         let bytes = Array(text.utf8)
         guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
-            throw BPFError.systemCall(name: "write(\(dir)/\(name))", errno: errno, detail: "")
+            throw BPFError.systemCall(name: "write(\(dir)/\(name))", errno: .current, detail: "")
         }
         return dir
     }

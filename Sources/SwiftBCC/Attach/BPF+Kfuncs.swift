@@ -27,38 +27,38 @@ extension BPF {
     ///
     /// Python: `b.attach_kfunc(fn_name=)`; libbcc: `bcc_func_load` (TRACING, fentry), `bpf_attach_kfunc`.
     public func attachKfunc(fnName: String) throws {
-        try attachTrampoline(Self.addPrefix("kfunc__", fnName), type: .tracing, kind: "kfunc")
+        try attachTrampoline(Self.addPrefix("kfunc__", fnName), kind: .kfunc)
     }
 
     /// Runs `fnName` (prefixed `kretfunc__`) when the kernel function it names returns (fexit).
     /// Python: `b.attach_kretfunc(fn_name=)`; libbcc: `bpf_attach_kfunc`.
     public func attachKretfunc(fnName: String) throws {
-        try attachTrampoline(Self.addPrefix("kretfunc__", fnName), type: .tracing, kind: "kretfunc")
+        try attachTrampoline(Self.addPrefix("kretfunc__", fnName), kind: .kretfunc)
     }
 
     /// Runs `fnName` (prefixed `lsm__`: what `LSM_PROBE(hook)` defines) at LSM hook `hook`; its
     /// return value can deny the operation. Python: `b.attach_lsm(fn_name=)`; libbcc: `bpf_attach_lsm`.
     public func attachLSM(fnName: String) throws {
-        try attachTrampoline(Self.addPrefix("lsm__", fnName), type: .lsm, kind: "LSM")
+        try attachTrampoline(Self.addPrefix("lsm__", fnName), kind: .lsm)
     }
 
     /// Python: `b.detach_kfunc(fn_name=)`.
     public func detachKfunc(fnName: String) throws {
-        try detachTrampoline(Self.addPrefix("kfunc__", fnName), kind: "kfunc")
+        try detachTrampoline(Self.addPrefix("kfunc__", fnName), kind: .kfunc)
     }
 
     /// Python: `b.detach_kretfunc(fn_name=)`.
     public func detachKretfunc(fnName: String) throws {
-        try detachTrampoline(Self.addPrefix("kretfunc__", fnName), kind: "kretfunc")
+        try detachTrampoline(Self.addPrefix("kretfunc__", fnName), kind: .kretfunc)
     }
 
     /// Python: `b.detach_lsm(fn_name=)`.
     public func detachLSM(fnName: String) throws {
-        try detachTrampoline(Self.addPrefix("lsm__", fnName), kind: "LSM")
+        try detachTrampoline(Self.addPrefix("lsm__", fnName), kind: .lsm)
     }
 
     /// The number of kfunc, kretfunc and LSM programs this `BPF` has attached.
-    public var numOpenKfuncs: Int { lock.withLock { kfuncEntryFDs.count + kfuncExitFDs.count + lsmFDs.count } }
+    public var numOpenKfuncs: Int { numOpen(.trampoline) }
 
     /// The kernel function (or LSM hook) a `kfunc__`/`kretfunc__`/`lsm__` function is for.
     static func trampolineTarget(_ name: String) -> String {
@@ -69,88 +69,60 @@ extension BPF {
         return name
     }
 
-    private func attachTrampoline(_ name: String, type: ProgramType, kind: String) throws {
+    private func attachTrampoline(_ name: String, kind: TrampolineAttachment.Kind) throws {
         let target = Self.trampolineTarget(name)
-        try lock.withLock {
-            let already = kind == "kfunc" ? kfuncEntryFDs[name] : kind == "kretfunc" ? kfuncExitFDs[name] : lsmFDs[name]
-            if already != nil { throw BPFError.alreadyAttached(kind: kind, target: name) }
-            // A load failure says what the kernel is missing (the BTF target, trampolines).
-            let loadError = { (error: BPFError) -> BPFError in
-                guard case let .loadFailed(function, _, code, log) = error else { return error }
-                return Self.trampolineLoadError(function: function, kind: kind, target: target, errno: code, log: log)
-            }
-            try withFunction(name, type: type, loadError: loadError) { fn in
-                let ((fd, err), output) = StderrCapture.capture { () -> (Int32, Int32) in
-                    let fd = type == .lsm ? bpf_attach_lsm(fn.fd) : bpf_attach_kfunc(fn.fd)
-                    return (fd, errno)
+        let key = TrampolineAttachment.key(kind, name)
+        // A load failure says what the kernel is missing (the BTF target, trampolines).
+        let loadError = { (error: BPFError) -> BPFError in
+            guard case let .loadFailed(function, _, code, log) = error else { return error }
+            return Self.trampolineLoadError(function: function, kind: kind, target: target, errno: code, log: log)
+        }
+        try state.withLock { s in
+            _ = try attach(&s, TrampolineAttachment.self, key: key, kind: kind.text, target: name, fnName: name,
+                       programType: kind.programType, loadError: loadError) { fn in
+                let linked = LibBCC.call(kind == .lsm ? "bpf_attach_lsm" : "bpf_attach_kfunc") {
+                    kind == .lsm ? bpf_attach_lsm(fn.fd) : bpf_attach_kfunc(fn.fd)
                 }
-                guard fd >= 0 else {
-                    if (err == EPERM || err == EACCES) && Privileges.hasBPFCapabilities {
-                        throw BPFError.kernelRefused(operation: "attach \(kind) program \(name) to \(target)", errno: err,
-                                                     detail: output.text, hint: Self.trampolineHint(kind: kind))
-                    }
-                    if err == EPERM || err == EACCES {
-                        throw BPFError.permissionDenied(operation: "attaching \(kind) \(target)", errno: err)
-                    }
-                    throw BPFError.attachFailed(kind: kind, target: target, function: name, errno: err,
-                                                detail: output.text, hint: nil)
-                }
-                switch kind {
-                case "kfunc": kfuncEntryFDs[name] = fd
-                case "kretfunc": kfuncExitFDs[name] = fd
-                default: lsmFDs[name] = fd
+                switch linked {
+                case .success(let fd):
+                    return TrampolineAttachment(kind: kind, function: name, linkFD: fd)
+                case .failure(let failure):
+                    throw BPFError.from(.attach(kind: kind.text, target: target, function: name), failure,
+                                        refusal: Self.trampolineHint(kind: kind))
                 }
             }
         }
     }
 
-    static func trampolineHint(kind: String) -> String {
-        kind == "LSM"
+    static func trampolineHint(kind: TrampolineAttachment.Kind) -> String {
+        kind == .lsm
             ? "this kernel does not let BPF LSM programs run here (the \"bpf\" LSM is not active in the lsm= boot "
                 + "list, or lockdown, another security module or a sandbox forbids it)"
             : "this kernel does not let BPF trampoline (fentry/fexit) programs run here (lockdown, a security "
                 + "module or a sandbox forbids them); use a tracepoint or raw tracepoint instead"
     }
 
-    static func trampolineLoadError(function: String, kind: String, target: String, errno code: Int32, log: String) -> BPFError {
+    static func trampolineLoadError(function: String, kind: TrampolineAttachment.Kind, target: String, errno code: Errno,
+                                    log: String) -> BPFError {
         if log.contains("is not found in vmlinux BTF") || code == ESRCH {
-            return .attachFailed(kind: kind, target: target, function: function, errno: code, detail: log,
-                                 hint: "\(kind == "LSM" ? "bpf_lsm_" + target : target) is not a function in the kernel's BTF "
+            return .attachFailed(kind: kind.text, target: target, function: function, errno: code, detail: log,
+                                 hint: "\(kind == .lsm ? "bpf_lsm_" + target : target) is not a function in the kernel's BTF "
                                     + "(/sys/kernel/btf/vmlinux): check the name (LSM hooks are named without the "
                                     + "security_ prefix, e.g. file_permission)")
         }
-        if (code == EPERM || code == EACCES) && Privileges.hasBPFCapabilities {
-            return .kernelRefused(operation: "load \(kind) program \(function) (for \(target))", errno: code,
+        if code.isPermissionError && Privileges.hasBPFCapabilities {
+            return .kernelRefused(operation: "load \(kind.text) program \(function) (for \(target))", errno: code,
                                   detail: log, hint: trampolineHint(kind: kind))
         }
         if !bpf_has_kernel_btf() {
-            return .attachFailed(kind: kind, target: target, function: function, errno: code, detail: log,
-                                 hint: "this kernel has no BTF (/sys/kernel/btf/vmlinux), which \(kind) programs need")
+            return .attachFailed(kind: kind.text, target: target, function: function, errno: code, detail: log,
+                                 hint: "this kernel has no BTF (/sys/kernel/btf/vmlinux), which \(kind.text) programs need")
         }
-        return .loadFailed(function: function, type: kind == "LSM" ? .lsm : .tracing, errno: code, verifierLog: log)
+        return .loadFailed(function: function, type: kind.programType, errno: code, verifierLog: log)
     }
 
-    private func detachTrampoline(_ name: String, kind: String) throws {
-        try lock.withLock {
-            let fd: Int32?
-            switch kind {
-            case "kfunc": fd = kfuncEntryFDs.removeValue(forKey: name)
-            case "kretfunc": fd = kfuncExitFDs.removeValue(forKey: name)
-            default: fd = lsmFDs.removeValue(forKey: name)
-            }
-            guard let fd else { throw BPFError.notAttached(kind: kind, target: name) }
-            Glibc.close(fd)
-        }
-    }
-
-    /// cleanup(): closes every kfunc, kretfunc and LSM link (called with the lock held).
-    func detachKfuncsForCleanup() {
-        for fd in kfuncEntryFDs.values { Glibc.close(fd) }
-        for fd in kfuncExitFDs.values { Glibc.close(fd) }
-        for fd in lsmFDs.values { Glibc.close(fd) }
-        kfuncEntryFDs.removeAll()
-        kfuncExitFDs.removeAll()
-        lsmFDs.removeAll()
+    private func detachTrampoline(_ name: String, kind: TrampolineAttachment.Kind) throws {
+        try detach(TrampolineAttachment.self, key: TrampolineAttachment.key(kind, name), kind: kind.text, target: name)
     }
 
     // MARK: Feature probes
@@ -194,7 +166,7 @@ extension BPF {
     private static let kfuncProbe: FeatureSupport = probeFeature("kfunc on \(kfuncProbeTarget)") {
         guard bpf_has_kernel_btf() else {
             throw BPFError.attachFailed(kind: "kfunc", target: kfuncProbeTarget, function: "kfunc__\(kfuncProbeTarget)",
-                                        errno: 0, detail: "", hint: "this kernel has no BTF (/sys/kernel/btf/vmlinux)")
+                                        errno: .none, detail: "", hint: "this kernel has no BTF (/sys/kernel/btf/vmlinux)")
         }
         let b = try BPF(text: "KFUNC_PROBE(\(kfuncProbeTarget)) { return 0; }")
         b.cleanup()
@@ -203,7 +175,7 @@ extension BPF {
     private static let lsmProbe: FeatureSupport = probeFeature("LSM program on file_permission") {
         guard bpf_has_kernel_btf() else {
             throw BPFError.attachFailed(kind: "LSM", target: "file_permission", function: "lsm__file_permission",
-                                        errno: 0, detail: "", hint: "this kernel has no BTF (/sys/kernel/btf/vmlinux)")
+                                        errno: .none, detail: "", hint: "this kernel has no BTF (/sys/kernel/btf/vmlinux)")
         }
         let b = try BPF(text: "struct file; LSM_PROBE(file_permission, struct file *file, int mask) { return 0; }")
         b.cleanup()
@@ -224,4 +196,32 @@ extension BPF {
             return FeatureSupport(isSupported: false, reason: "\(what) failed: \(error)", error: nil)
         }
     }
+}
+
+/// A kfunc (fentry), kretfunc (fexit) or LSM program's BPF link fd: closing it detaches.
+struct TrampolineAttachment: Attachment {
+    enum Kind: Hashable, Sendable {
+        case kfunc, kretfunc, lsm
+
+        /// The word errors use.
+        var text: String {
+            switch self {
+            case .kfunc: "kfunc"
+            case .kretfunc: "kretfunc"
+            case .lsm: "LSM"
+            }
+        }
+
+        var programType: ProgramType { self == .lsm ? .lsm : .tracing }
+    }
+
+    static let family = AttachmentFamily.trampoline
+    let kind: Kind
+    let function: String
+    let linkFD: Int32
+    var key: String { Self.key(kind, function) }
+
+    static func key(_ kind: Kind, _ function: String) -> String { "\(kind.text):\(function)" }
+
+    func detach() { Glibc.close(linkFD) }
 }

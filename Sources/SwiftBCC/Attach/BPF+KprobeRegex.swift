@@ -29,19 +29,16 @@ extension BPF {
         guard !matches.isEmpty else {
             throw BPFError.symbolNotFound(symbol: "matching /\(eventRe)/", binary: "the kernel (traceable functions of /proc/kallsyms)")
         }
-        return try lock.withLock {
-            try Self.checkProbeQuota(matches.count, open: uprobes.count + kprobeFDs.count)
+        return try state.withLock { s in
+            try Self.checkProbeQuota(matches.count, open: s.attachments.count(.uprobe) + s.attachments.count(.kprobe))
             // Loaded once for all matches; unloaded again when every attach fails.
-            return try withFunction(fnName, type: .kprobe) { _ in
+            return try withFunction(&s, fnName, type: .kprobe) { s, _ in
                 var attached: [String] = []
                 var firstError: Error?
                 for event in matches {
                     do {
-                        if isReturn {
-                            try attachKretprobe(event: event, fnName: fnName, maxActive: maxActive)
-                        } else {
-                            try attachKprobe(event: event, fnName: fnName)
-                        }
+                        try attachKprobe(&s, event: event, fnName: fnName, offset: 0,
+                                         maxActive: isReturn ? maxActive : 0, isReturn: isReturn)
                         attached.append(event)
                     } catch {
                         if firstError == nil { firstError = error }

@@ -71,34 +71,37 @@ extension BPF {
 
     private func attachKprobeCommon(event: String, fnName: String, offset: UInt64, maxActive: Int32,
                                     isReturn: Bool) throws {
-        let kind = isReturn ? "kretprobe" : "kprobe"
         guard !event.isEmpty else { throw BPFError.invalidArgument("attach\(isReturn ? "Kretprobe" : "Kprobe") needs an event (a kernel function name).") }
-        try lock.withLock {
-            let evName = Self.kprobeEventName(event, isReturn: isReturn)
-            if kprobeFDs[evName]?[fnName] != nil {
-                throw BPFError.alreadyAttached(kind: kind, target: event)
+        try state.withLock { s in
+            try attachKprobe(&s, event: event, fnName: fnName, offset: offset, maxActive: maxActive, isReturn: isReturn)
+        }
+    }
+
+    /// Attaches one kprobe with the state locked (also for `attachKprobe(eventRe:)`).
+    func attachKprobe(_ s: inout State, event: String, fnName: String, offset: UInt64, maxActive: Int32,
+                      isReturn: Bool) throws {
+        let kind = isReturn ? "kretprobe" : "kprobe"
+        let evName = Self.kprobeEventName(event, isReturn: isReturn)
+        let existing = s.attachments.get(KprobeAttachment.self, evName)
+        if existing?.fds[fnName] != nil { throw BPFError.alreadyAttached(kind: kind, target: event) }
+        try withFunction(&s, fnName, type: .kprobe) { s, fn in
+            let attached = LibBCC.call("bpf_attach_kprobe") {
+                bpf_attach_kprobe(fn.fd, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, evName, event, offset, maxActive)
             }
-            try withFunction(fnName, type: .kprobe) { fn in
-                let ((fd, err), output) = StderrCapture.capture { () -> (Int32, Int32) in
-                    let fd = bpf_attach_kprobe(fn.fd, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY,
-                                               evName, event, offset, maxActive)
-                    return (fd, errno)
+            switch attached {
+            case .success(let fd):
+                var a = existing ?? KprobeAttachment(eventName: evName, fds: [:])
+                a.fds[fnName] = PerfEventFD(fd: fd)
+                s.attachments.put(a)
+            case .failure(let failure):
+                if !KernelInfo.hasKprobes {
+                    throw BPFError.kprobesUnavailable(
+                        event: event, isReturnProbe: isReturn,
+                        suggestedTracepoint: Self.tracepointAlternative(forKprobe: event, isReturn: isReturn))
                 }
-                guard fd >= 0 else {
-                    if !KernelInfo.hasKprobes {
-                        throw BPFError.kprobesUnavailable(
-                            event: event, isReturnProbe: isReturn,
-                            suggestedTracepoint: Self.tracepointAlternative(forKprobe: event, isReturn: isReturn))
-                    }
-                    if err == EPERM || err == EACCES {
-                        throw BPFError.permissionDenied(operation: "attaching \(kind) \(event)", errno: err)
-                    }
-                    throw BPFError.attachFailed(
-                        kind: kind, target: event, function: fnName, errno: err, detail: output.text,
-                        hint: "\(event) is not traceable (either non-existing, inlined, or marked as \"notrace\"); "
-                            + "see BPF.getKprobeFunctions or /proc/kallsyms")
-                }
-                kprobeFDs[evName, default: [:]][fnName] = fd
+                throw BPFError.from(.attach(kind: kind, target: event, function: fnName), failure,
+                                    hint: "\(event) is not traceable (either non-existing, inlined, or marked as \"notrace\"); "
+                                        + "see BPF.getKprobeFunctions or /proc/kallsyms", refusal: nil, privileged: false)
             }
         }
     }
@@ -115,33 +118,44 @@ extension BPF {
     }
 
     private func detachKprobeEvent(_ evName: String, fnName: String?, kind: String, event: String) throws {
-        try lock.withLock {
-            guard var byFn = kprobeFDs[evName], !byFn.isEmpty else {
-                throw BPFError.notAttached(kind: kind, target: event)
+        try state.withLock { s in
+            var a = try s.attachments.remove(KprobeAttachment.self, evName, kind: kind, target: event)
+            guard let fnName else { return try a.detachChecked() }
+            guard let fd = a.fds.removeValue(forKey: fnName) else {
+                s.attachments.put(a)
+                throw BPFError.notAttached(kind: kind, target: "\(event) (function \(fnName))")
             }
-            let names = fnName.map { [$0] } ?? Array(byFn.keys)
-            for name in names {
-                guard let fd = byFn.removeValue(forKey: name) else {
-                    throw BPFError.notAttached(kind: kind, target: "\(event) (function \(name))")
-                }
-                _ = bpf_close_perf_event_fd(fd)
-            }
-            if byFn.isEmpty {
-                kprobeFDs.removeValue(forKey: evName)
-                let ((res, err), output) = StderrCapture.capture { () -> (Int32, Int32) in
-                    let res = bpf_detach_kprobe(evName)
-                    return (res, errno)
-                }
-                if res < 0 {
-                    throw BPFError.systemCall(name: "bpf_detach_kprobe(\(evName))", errno: err, detail: output.text)
-                }
-            } else {
-                kprobeFDs[evName] = byFn
-            }
+            fd.close()
+            // The event stays while another function runs on it.
+            if a.fds.isEmpty { try a.detachChecked() } else { s.attachments.put(a) }
         }
     }
 
     /// The number of kprobe and kretprobe events this `BPF` has open.
     /// Python: `b.num_open_kprobes()`.
-    public var numOpenKprobes: Int { lock.withLock { kprobeFDs.count } }
+    public var numOpenKprobes: Int { numOpen(.kprobe) }
+}
+
+/// The kprobes and kretprobes on one libbcc event (`p_<function>` / `r_<function>`): the perf
+/// event fd of each BPF function attached there, and the event itself, removed from tracefs
+/// (`bpf_detach_kprobe`) when the last function goes. Python: one `kprobe_fds[ev_name]`.
+struct KprobeAttachment: Attachment {
+    static let family = AttachmentFamily.kprobe
+    let eventName: String
+    /// BPF function name -> its perf event.
+    var fds: [String: PerfEventFD]
+    var key: String { eventName }
+
+    func detach() {
+        for fd in fds.values { fd.close() }
+        LibBCC.quietly { bpf_detach_kprobe(eventName) }
+    }
+
+    /// `detach()`, reporting a failure to remove the tracefs event (for `detachKprobe`).
+    func detachChecked() throws {
+        for fd in fds.values { fd.close() }
+        if case .failure(let failure) = LibBCC.call("bpf_detach_kprobe", { bpf_detach_kprobe(eventName) }) {
+            throw BPFError.from(.system(name: "bpf_detach_kprobe(\(eventName))"), failure)
+        }
+    }
 }

@@ -117,6 +117,19 @@ public struct PerfEventAttr: Hashable, Sendable {
 struct PerfEventKey: Hashable {
     let type: UInt32
     let config: UInt64
+    var text: String { "type \(type) config \(config)" }
+}
+
+/// One perf event (type and config) opened on several CPUs, a perf event fd each; detaching
+/// closes them all. Python: `open_perf_events[(ev_type, ev_config)]`.
+struct PerfEventAttachment: Attachment {
+    static let family = AttachmentFamily.perfEvent
+    let event: PerfEventKey
+    /// CPU -> its perf event.
+    let fds: [Int32: PerfEventFD]
+    var key: String { event.text }
+
+    func detach() { for fd in fds.values { fd.close() } }
 }
 
 extension BPF {
@@ -166,56 +179,43 @@ extension BPF {
 
     private func attachPerfEventCommon(key: PerfEventKey, fnName: String, cpu: Int32,
                                        open: (Int32, Int32) -> Int32) throws -> [Int32] {
-        let what = "type \(key.type) config \(key.config)"
-        return try lock.withLock {
-            if perfEvents[key] != nil { throw BPFError.alreadyAttached(kind: "perf event", target: what) }
-            return try withFunction(fnName, type: .perfEvent) { fn in
-                let cpus = cpu >= 0 ? [cpu] : CPUs.online.map(Int32.init)
-                var fds: [Int32: Int32] = [:]
+        let what = key.text
+        return try state.withLock { s in
+            let cpus = cpu >= 0 ? [cpu] : CPUs.online.map(Int32.init)
+            try attach(&s, PerfEventAttachment.self, key: what, kind: "perf event", target: what, fnName: fnName,
+                       programType: .perfEvent) { fn in
+                var fds: [Int32: PerfEventFD] = [:]
                 for c in cpus {
-                    let ((fd, err), output) = StderrCapture.capture { () -> (Int32, Int32) in
-                        let fd = open(fn.fd, c)
-                        return (fd, errno)
-                    }
-                    guard fd >= 0 else {
-                        for (_, fd) in fds { _ = bpf_close_perf_event_fd(fd) }
-                        if err == EPERM || err == EACCES {
-                            throw BPFError.permissionDenied(operation: "opening perf event \(what) on CPU \(c)", errno: err)
-                        }
-                        let hint: String? = switch err {
-                        case ENOENT, EOPNOTSUPP: "this CPU or kernel has no such event (hardware counters are often missing in VMs: use PerfType.software)"
-                        case EINVAL: "the type, config or sample settings are invalid for this kernel"
-                        case ESRCH: "the process does not exist"
+                    switch LibBCC.call("bpf_attach_perf_event", { open(fn.fd, c) }) {
+                    case .success(let fd):
+                        fds[c] = PerfEventFD(fd: fd)
+                    case .failure(let failure):
+                        for fd in fds.values { fd.close() }
+                        let hint: String? = switch failure.errno {
+                        case .ENOENT, .EOPNOTSUPP: "this CPU or kernel has no such event (hardware counters are often missing in VMs: use PerfType.software)"
+                        case .EINVAL: "the type, config or sample settings are invalid for this kernel"
+                        case .ESRCH: "the process does not exist"
                         default: nil
                         }
-                        throw BPFError.attachFailed(kind: "perf event", target: "\(what) on CPU \(c)", function: fnName,
-                                                    errno: err, detail: output.text, hint: hint)
+                        throw BPFError.from(.attach(kind: "perf event", target: "\(what) on CPU \(c)", function: fnName,
+                                                    operation: "opening perf event \(what) on CPU \(c)"),
+                                            failure, hint: hint)
                     }
-                    fds[c] = fd
                 }
-                perfEvents[key] = fds
-                return cpus
+                return PerfEventAttachment(event: key, fds: fds)
             }
+            return cpus
         }
     }
 
     /// Closes the perf events attached for `evType`/`evConfig` on every CPU.
     /// Python: `b.detach_perf_event(ev_type=, ev_config=)`; libbcc: `bpf_close_perf_event_fd`.
     public func detachPerfEvent(evType: UInt32, evConfig: UInt64) throws {
-        try lock.withLock {
-            guard let fds = perfEvents.removeValue(forKey: PerfEventKey(type: evType, config: evConfig)) else {
-                throw BPFError.notAttached(kind: "perf event", target: "type \(evType) config \(evConfig)")
-            }
-            for (_, fd) in fds { _ = bpf_close_perf_event_fd(fd) }
-        }
+        let what = PerfEventKey(type: evType, config: evConfig).text
+        try detach(PerfEventAttachment.self, key: what, kind: "perf event", target: what)
     }
 
-    /// The number of perf event attachments (one per type and config, each on several CPUs).
-    public var numOpenPerfEvents: Int { lock.withLock { perfEvents.count } }
-
-    /// cleanup(): closes every perf event (called with the lock held).
-    func closePerfEventsForCleanup() {
-        for (_, fds) in perfEvents { for (_, fd) in fds { _ = bpf_close_perf_event_fd(fd) } }
-        perfEvents.removeAll()
-    }
+    /// The number of perf event attachments: one per event type and config, however many CPUs
+    /// it is open on (the size of Python's `open_perf_events`, keyed by `(ev_type, ev_config)`).
+    public var numOpenPerfEvents: Int { numOpen(.perfEvent) }
 }

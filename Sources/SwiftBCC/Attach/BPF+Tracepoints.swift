@@ -33,18 +33,22 @@ extension BPF {
     }
 
     /// Attaches `fnName` (loaded once as `type`) at every target in order, all or nothing: when
-    /// one attach throws, the ones before it are detached (`detach`), the function is unloaded
-    /// when this call loaded it, and the error is rethrown. The rule of
-    /// `attachTracepoint(tpRe:)` and `attachUprobe(symRe:)`.
-    func attachAllOrNothing<Target, Attached>(_ targets: [Target], fnName: String, type: ProgramType,
-                                              attach: (Target) throws -> Attached,
-                                              detach: (Attached) -> Void) throws -> [Attached] {
-        try withFunction(fnName, type: type) { _ in
-            var done: [Attached] = []
+    /// one attach throws, the ones before it are detached, the function is unloaded when this
+    /// call loaded it, and the error is rethrown. The rule of `attachTracepoint(tpRe:)` and
+    /// `attachUprobe(symRe:)`. `attach` attaches one target with the state locked and returns
+    /// the attachment it stored.
+    func attachAllOrNothing<Target, A: Attachment>(_ s: inout State, _ targets: [Target], fnName: String,
+                                                   type: ProgramType,
+                                                   attach: (inout State, Target) throws -> A) throws -> [A] {
+        try withFunction(&s, fnName, type: type) { s, _ in
+            var done: [A] = []
             do {
-                for target in targets { done.append(try attach(target)) }
+                for target in targets { done.append(try attach(&s, target)) }
             } catch {
-                for attached in done.reversed() { detach(attached) }
+                for a in done.reversed() {
+                    _ = try? s.attachments.remove(A.self, a.key, kind: "", target: "")
+                    a.detach()
+                }
                 throw error
             }
             return done
@@ -63,25 +67,22 @@ extension BPF {
     /// is hit. Python: `b.attach_tracepoint(tp=..., fn_name=...)`; libbcc: `bpf_attach_tracepoint`.
     public func attachTracepoint(tp: String, fnName: String) throws {
         let (category, event) = try Self.splitTracepoint(tp)
-        try lock.withLock {
-            if tracepointFDs[tp] != nil { throw BPFError.alreadyAttached(kind: "tracepoint", target: tp) }
-            try withFunction(fnName, type: .tracepoint) { fn in
-                let ((fd, err), output) = StderrCapture.capture { () -> (Int32, Int32) in
-                    let fd = bpf_attach_tracepoint(fn.fd, category, event)
-                    return (fd, errno)
+        try state.withLock { s in _ = try attachTracepoint(&s, tp: tp, category: category, event: event, fnName: fnName) }
+    }
+
+    private func attachTracepoint(_ s: inout State, tp: String, category: String, event: String,
+                                  fnName: String) throws -> TracepointAttachment {
+        try attach(&s, TracepointAttachment.self, key: tp, kind: "tracepoint", target: tp, fnName: fnName,
+                   programType: .tracepoint) { fn in
+            switch LibBCC.call("bpf_attach_tracepoint", { bpf_attach_tracepoint(fn.fd, category, event) }) {
+            case .success(let fd):
+                return TracepointAttachment(tracepoint: tp, category: category, event: event, fd: PerfEventFD(fd: fd))
+            case .failure(let failure):
+                if Tracefs.root == nil { throw BPFError.tracefsUnavailable(searched: Tracefs.candidates) }
+                if !Self.tracepointExists(category: category, event: event) {
+                    throw BPFError.tracepointNotFound(tracepoint: tp)
                 }
-                guard fd >= 0 else {
-                    if Tracefs.root == nil { throw BPFError.tracefsUnavailable(searched: Tracefs.candidates) }
-                    if !Self.tracepointExists(category: category, event: event) {
-                        throw BPFError.tracepointNotFound(tracepoint: tp)
-                    }
-                    if err == EPERM || err == EACCES {
-                        throw BPFError.permissionDenied(operation: "attaching tracepoint \(tp)", errno: err)
-                    }
-                    throw BPFError.attachFailed(kind: "tracepoint", target: tp, function: fnName, errno: err,
-                                                detail: output.text, hint: nil)
-                }
-                tracepointFDs[tp] = fd
+                throw BPFError.from(.attach(kind: "tracepoint", target: tp, function: fnName), failure)
             }
         }
     }
@@ -97,27 +98,19 @@ extension BPF {
     public func attachTracepoint(tpRe: String, fnName: String) throws -> [String] {
         let tps = try Self.getTracepoints(tpRe)
         guard !tps.isEmpty else { throw BPFError.tracepointNotFound(tracepoint: "matching /\(tpRe)/") }
-        return try lock.withLock {
-            try attachAllOrNothing(tps, fnName: fnName, type: .tracepoint) { tp in
-                try attachTracepoint(tp: tp, fnName: fnName)
-                return tp
-            } detach: { tp in
-                try? detachTracepoint(tp: tp)
-            }
+        return try state.withLock { s in
+            try attachAllOrNothing(&s, tps, fnName: fnName, type: .tracepoint) { s, tp in
+                let (category, event) = try Self.splitTracepoint(tp)
+                return try attachTracepoint(&s, tp: tp, category: category, event: event, fnName: fnName)
+            }.map(\.tracepoint)
         }
     }
 
     /// Stops running the function attached to tracepoint `tp`.
     /// Python: `b.detach_tracepoint(tp)`; libbcc: `bpf_detach_tracepoint`.
     public func detachTracepoint(tp: String) throws {
-        let (category, event) = try Self.splitTracepoint(tp)
-        try lock.withLock {
-            guard let fd = tracepointFDs.removeValue(forKey: tp) else {
-                throw BPFError.notAttached(kind: "tracepoint", target: tp)
-            }
-            _ = bpf_close_perf_event_fd(fd)
-            _ = StderrCapture.capture { bpf_detach_tracepoint(category, event) }
-        }
+        _ = try Self.splitTracepoint(tp)
+        try detach(TracepointAttachment.self, key: tp, kind: "tracepoint", target: tp)
     }
 
     /// Runs `fnName` (loaded as `.rawTracepoint`) every time raw tracepoint `tp` (e.g.
@@ -125,23 +118,17 @@ extension BPF {
     /// Python: `b.attach_raw_tracepoint(tp=..., fn_name=...)`; libbcc: `bpf_attach_raw_tracepoint`.
     public func attachRawTracepoint(tp: String, fnName: String) throws {
         guard !tp.isEmpty else { throw BPFError.invalidArgument("attachRawTracepoint needs a tracepoint name, e.g. \"sched_switch\".") }
-        try lock.withLock {
-            if rawTracepointFDs[tp] != nil { throw BPFError.alreadyAttached(kind: "raw tracepoint", target: tp) }
-            try withFunction(fnName, type: .rawTracepoint) { fn in
-                let ((fd, err), output) = StderrCapture.capture { () -> (Int32, Int32) in
-                    let fd = bpf_attach_raw_tracepoint(fn.fd, tp)
-                    return (fd, errno)
+        try state.withLock { s in
+            _ = try attach(&s, RawTracepointAttachment.self, key: tp, kind: "raw tracepoint", target: tp, fnName: fnName,
+                       programType: .rawTracepoint) { fn in
+                switch LibBCC.call("bpf_attach_raw_tracepoint", { bpf_attach_raw_tracepoint(fn.fd, tp) }) {
+                case .success(let fd):
+                    return RawTracepointAttachment(tracepoint: tp, linkFD: fd)
+                case .failure(let failure):
+                    throw BPFError.from(.attach(kind: "raw tracepoint", target: tp, function: fnName), failure,
+                                        hint: failure.errno == .ENOENT ? "the kernel has no raw tracepoint named \(tp) "
+                                            + "(raw tracepoint names have no category: \"sched_switch\", not \"sched:sched_switch\")" : nil)
                 }
-                guard fd >= 0 else {
-                    if err == EPERM || err == EACCES {
-                        throw BPFError.permissionDenied(operation: "attaching raw tracepoint \(tp)", errno: err)
-                    }
-                    throw BPFError.attachFailed(kind: "raw tracepoint", target: tp, function: fnName, errno: err,
-                                                detail: output.text,
-                                                hint: err == ENOENT ? "the kernel has no raw tracepoint named \(tp) "
-                                                    + "(raw tracepoint names have no category: \"sched_switch\", not \"sched:sched_switch\")" : nil)
-                }
-                rawTracepointFDs[tp] = fd
             }
         }
     }
@@ -149,19 +136,14 @@ extension BPF {
     /// Stops running the function attached to raw tracepoint `tp`.
     /// Python: `b.detach_raw_tracepoint(tp)`.
     public func detachRawTracepoint(tp: String) throws {
-        try lock.withLock {
-            guard let fd = rawTracepointFDs.removeValue(forKey: tp) else {
-                throw BPFError.notAttached(kind: "raw tracepoint", target: tp)
-            }
-            Glibc.close(fd)
-        }
+        try detach(RawTracepointAttachment.self, key: tp, kind: "raw tracepoint", target: tp)
     }
 
     /// The number of tracepoints this `BPF` has attached. Python: `b.num_open_tracepoints()`.
-    public var numOpenTracepoints: Int { lock.withLock { tracepointFDs.count } }
+    public var numOpenTracepoints: Int { numOpen(.tracepoint) }
 
     /// The number of raw tracepoints this `BPF` has attached.
-    public var numOpenRawTracepoints: Int { lock.withLock { rawTracepointFDs.count } }
+    public var numOpenRawTracepoints: Int { numOpen(.rawTracepoint) }
 
     /// Loads and attaches functions whose names say where they go, as Python's `_trace_autoload`:
     /// `kprobe__<fn>`, `kretprobe__<fn>` (syscall names fixed to this kernel's prefix),
@@ -190,4 +172,29 @@ extension BPF {
             }
         }
     }
+}
+
+/// A tracepoint's perf event fd; detaching closes it and lets libbcc drop the event.
+struct TracepointAttachment: Attachment {
+    static let family = AttachmentFamily.tracepoint
+    let tracepoint: String
+    let category: String
+    let event: String
+    let fd: PerfEventFD
+    var key: String { tracepoint }
+
+    func detach() {
+        fd.close()
+        LibBCC.quietly { bpf_detach_tracepoint(category, event) }
+    }
+}
+
+/// A raw tracepoint's BPF link fd (`BPF_RAW_TRACEPOINT_OPEN`): closing it detaches.
+struct RawTracepointAttachment: Attachment {
+    static let family = AttachmentFamily.rawTracepoint
+    let tracepoint: String
+    let linkFD: Int32
+    var key: String { tracepoint }
+
+    func detach() { Glibc.close(linkFD) }
 }

@@ -11,16 +11,16 @@ extension BPF {
     /// Attaches a uprobe for every enabled location of every context, as Python's
     /// `USDT.attach_uprobes`; with `ignorePID`, the probes fire in every process.
     func attachUSDTProbes(_ contexts: [USDT], ignorePID: Bool) throws {
-        try lock.withLock {
+        try state.withLock { s in
             for context in contexts {
                 for probe in context.enumerateActiveProbes() {
                     let pid = ignorePID ? -1 : probe.pid
                     let target = try Self.uprobeTarget(name: probe.binPath, sym: nil, addr: probe.address, pid: pid,
                                                        symOff: 0, resolveIFUNC: false)
-                    try attachUprobeTarget(target, fnName: probe.fnName, pid: pid, isReturn: false)
+                    try attachUprobeTarget(&s, target, fnName: probe.fnName, pid: pid, isReturn: false)
                 }
             }
-            usdtContexts += contexts
+            s.usdtContexts += contexts
         }
     }
 }

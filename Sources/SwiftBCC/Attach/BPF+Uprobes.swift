@@ -30,10 +30,26 @@ public struct UprobeAttachment: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A uprobe's attachment and its perf event fd.
-struct UprobeRecord {
+/// A uprobe's perf event fd and its libbcc event; detaching closes the fd and removes the
+/// event (`bpf_detach_uprobe`).
+struct UprobeLink: Attachment {
+    static let family = AttachmentFamily.uprobe
     let attachment: UprobeAttachment
-    let fd: Int32
+    let fd: PerfEventFD
+    var key: String { attachment.eventName }
+
+    func detach() {
+        fd.close()
+        LibBCC.quietly { bpf_detach_uprobe(attachment.eventName) }
+    }
+
+    /// `detach()`, reporting a failure to remove the event (for `detachUprobe`).
+    func detachChecked() throws {
+        fd.close()
+        if case .failure(let failure) = LibBCC.call("bpf_detach_uprobe", { bpf_detach_uprobe(attachment.eventName) }) {
+            throw BPFError.from(.system(name: "bpf_detach_uprobe(\(attachment.eventName))"), failure)
+        }
+    }
 }
 
 extension BPF {
@@ -155,58 +171,54 @@ extension BPF {
             guard !byAddress.isEmpty else {
                 throw BPFError.symbolNotFound(symbol: "matching /\(symRe)/", binary: binary)
             }
-            return try lock.withLock {
-                try Self.checkProbeQuota(byAddress.count, open: uprobes.count + kprobeFDs.count)
+            return try state.withLock { s in
+                try Self.checkProbeQuota(byAddress.count, open: s.attachments.count(.uprobe) + s.attachments.count(.kprobe))
                 let symbols = byAddress.sorted { $0.key < $1.key }.map(\.value)
-                return try attachAllOrNothing(symbols, fnName: fnName, type: .kprobe) { symbol in
+                return try attachAllOrNothing(&s, symbols, fnName: fnName, type: .kprobe) { s, symbol in
                     // By name, so that an IFUNC among the matches is resolved too.
                     let target = try Self.uprobeTarget(name: binary, sym: symbol, addr: nil, pid: pid, symOff: 0)
-                    return try attachUprobeTarget(target, fnName: fnName, pid: pid, isReturn: isReturn)
-                } detach: { attachment in
-                    try? detachUprobeEvent(attachment.eventName)
-                }
+                    return try attachUprobeTarget(&s, target, fnName: fnName, pid: pid, isReturn: isReturn)
+                }.map(\.attachment)
             }
         }
         let target = try Self.uprobeTarget(name: name, sym: sym, addr: addr, pid: pid, symOff: symOff)
-        return [try attachUprobeTarget(target, fnName: fnName, pid: pid, isReturn: isReturn)]
+        return try state.withLock { s in
+            [try attachUprobeTarget(&s, target, fnName: fnName, pid: pid, isReturn: isReturn).attachment]
+        }
     }
 
+    /// Attaches one uprobe with the state locked.
     @discardableResult
-    func attachUprobeTarget(_ target: UprobeTarget, fnName: String, pid: Int32, isReturn: Bool,
-                            refCtrOffset: UInt32 = 0) throws -> UprobeAttachment {
+    func attachUprobeTarget(_ s: inout State, _ target: UprobeTarget, fnName: String, pid: Int32, isReturn: Bool,
+                            refCtrOffset: UInt32 = 0) throws -> UprobeLink {
         let kind = isReturn ? "uretprobe" : "uprobe"
         let evName = Self.uprobeEventName(isReturn: isReturn, path: target.path, offset: target.offset, pid: pid)
         let what = (target.symbol ?? "0x" + String(target.offset, radix: 16)) + " in " + target.path
-        return try lock.withLock {
-            if uprobes[evName] != nil { throw BPFError.alreadyAttached(kind: kind, target: what) }
-            return try withFunction(fnName, type: .kprobe) { fn in
-                let ((fd, err), output) = StderrCapture.capture { () -> (Int32, Int32) in
-                    let fd = bpf_attach_uprobe(fn.fd, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, evName,
-                                               target.path, target.offset, pid, refCtrOffset)
-                    return (fd, errno)
-                }
-                guard fd >= 0 else {
-                    if !KernelInfo.hasUprobes {
-                        throw BPFError.attachFailed(kind: kind, target: what, function: fnName, errno: err, detail: output.text,
-                                                    hint: "this kernel has no uprobe support (CONFIG_UPROBE_EVENTS is off)")
-                    }
-                    if err == EPERM || err == EACCES {
-                        throw BPFError.permissionDenied(operation: "attaching \(kind) \(what)", errno: err)
-                    }
-                    let hint: String? = switch err {
-                    case ESRCH: "process \(pid) does not exist"
-                    case ENOENT: "\(target.path) does not exist (for a pid, inside that process's root)"
-                    case EINVAL: "offset 0x\(String(target.offset, radix: 16)) is not an instruction of \(target.path)"
-                    default: nil
-                    }
-                    throw BPFError.attachFailed(kind: kind, target: what, function: fnName, errno: err,
-                                                detail: output.text, hint: hint)
-                }
+        return try attach(&s, UprobeLink.self, key: evName, kind: kind, target: what, fnName: fnName,
+                          programType: .kprobe) { fn in
+            let attached = LibBCC.call("bpf_attach_uprobe") {
+                bpf_attach_uprobe(fn.fd, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, evName,
+                                  target.path, target.offset, pid, refCtrOffset)
+            }
+            switch attached {
+            case .success(let fd):
                 let attachment = UprobeAttachment(eventName: evName, isReturn: isReturn, path: target.path,
                                                   offset: target.offset, pid: pid, fnName: fnName,
                                                   symbol: target.symbol, ifunc: target.ifunc)
-                uprobes[evName] = UprobeRecord(attachment: attachment, fd: fd)
-                return attachment
+                return UprobeLink(attachment: attachment, fd: PerfEventFD(fd: fd))
+            case .failure(let failure):
+                if !KernelInfo.hasUprobes {
+                    throw BPFError.attachFailed(kind: kind, target: what, function: fnName, errno: failure.errno,
+                                                detail: failure.output,
+                                                hint: "this kernel has no uprobe support (CONFIG_UPROBE_EVENTS is off)")
+                }
+                let hint: String? = switch failure.errno {
+                case .ESRCH: "process \(pid) does not exist"
+                case .ENOENT: "\(target.path) does not exist (for a pid, inside that process's root)"
+                case .EINVAL: "offset 0x\(String(target.offset, radix: 16)) is not an instruction of \(target.path)"
+                default: nil
+                }
+                throw BPFError.from(.attach(kind: kind, target: what, function: fnName), failure, hint: hint)
             }
         }
     }
@@ -235,35 +247,17 @@ extension BPF {
     }
 
     private func detachUprobeEvent(_ eventName: String, what: String) throws {
-        try lock.withLock {
-            guard let record = uprobes.removeValue(forKey: eventName) else {
-                throw BPFError.notAttached(kind: eventName.hasPrefix("r_") ? "uretprobe" : "uprobe", target: what)
-            }
-            _ = bpf_close_perf_event_fd(record.fd)
-            let (res, output) = StderrCapture.capture { () -> (Int32, Int32) in
-                let r = bpf_detach_uprobe(eventName)
-                return (r, errno)
-            }
-            if res.0 < 0 {
-                throw BPFError.systemCall(name: "bpf_detach_uprobe(\(eventName))", errno: res.1, detail: output.text)
-            }
+        try state.withLock { s in
+            try s.attachments.remove(UprobeLink.self, eventName, kind: eventName.hasPrefix("r_") ? "uretprobe" : "uprobe",
+                                     target: what).detachChecked()
         }
     }
 
     /// Every uprobe and uretprobe this `BPF` has attached, by event name.
     public var uprobeAttachments: [UprobeAttachment] {
-        lock.withLock { uprobes.values.map(\.attachment).sorted { $0.eventName < $1.eventName } }
+        state.withLock { $0.attachments.all(UprobeLink.self).map(\.attachment).sorted { $0.eventName < $1.eventName } }
     }
 
     /// The number of uprobes and uretprobes this `BPF` has open. Python: `b.num_open_uprobes()`.
-    public var numOpenUprobes: Int { lock.withLock { uprobes.count } }
-
-    /// cleanup(): closes every uprobe (called with the lock held).
-    func detachUprobesForCleanup() {
-        for (ev, record) in uprobes {
-            _ = bpf_close_perf_event_fd(record.fd)
-            _ = StderrCapture.capture { bpf_detach_uprobe(ev) }
-        }
-        uprobes.removeAll()
-    }
+    public var numOpenUprobes: Int { numOpen(.uprobe) }
 }

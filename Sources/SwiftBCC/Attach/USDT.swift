@@ -44,8 +44,8 @@ public final class USDT: @unchecked Sendable {
     /// enabled probes are set in that process. Python: `USDT(pid=pid, path=None)`.
     public init(pid: Int32, path: String? = nil) throws {
         guard pid > 0 else { throw BPFError.invalidArgument("USDT(pid:) needs a process id > 0; use USDT(path:) for a binary.") }
-        let ctx = StderrCapture.capture { bcc_usdt_new_frompid(pid, path) }.0
-        guard let ctx else {
+        let created = LibBCC.call("bcc_usdt_new_frompid", passThrough: false) { bcc_usdt_new_frompid(pid, path) }
+        guard case .success(let ctx) = created else {
             throw BPFError.usdtContextFailed(target: "process \(pid)" + (path.map { " (\($0))" } ?? ""))
         }
         self.context = ctx
@@ -57,8 +57,8 @@ public final class USDT: @unchecked Sendable {
     public init(path: String) throws {
         guard !path.isEmpty else { throw BPFError.invalidArgument("USDT(path:) needs the path of a binary with USDT probes.") }
         let resolved = path.contains("/") ? path : (BPF.findExe(path) ?? BPF.findLibrary(path) ?? path)
-        let ctx = StderrCapture.capture { bcc_usdt_new_frompath(resolved) }.0
-        guard let ctx else { throw BPFError.usdtContextFailed(target: resolved) }
+        let created = LibBCC.call("bcc_usdt_new_frompath", passThrough: false) { bcc_usdt_new_frompath(resolved) }
+        guard case .success(let ctx) = created else { throw BPFError.usdtContextFailed(target: resolved) }
         self.context = ctx
         self.pid = nil
         self.path = resolved
@@ -73,17 +73,18 @@ public final class USDT: @unchecked Sendable {
     /// `bcc_usdt_enable_fully_specified_probe`.
     public func enableProbe(probe: String, fnName: String) throws {
         let parts = probe.split(separator: ":", maxSplits: 1).map(String.init)
-        let (res, output) = lock.withLock {
-            StderrCapture.capture { () -> Int32 in
-                parts.count == 2
+        let enabled = lock.withLock {
+            LibBCC.call("bcc_usdt_enable_probe") { () -> Int32 in
+                let rc = parts.count == 2
                     ? bcc_usdt_enable_fully_specified_probe(context, parts[0], parts[1], fnName)
                     : bcc_usdt_enable_probe(context, probe, fnName)
+                return rc == 0 ? 0 : -1
             }
         }
-        if res != 0 {
+        if case .failure(let failure) = enabled {
             let available = enumerateProbes().map(\.shortName)
             throw BPFError.usdtProbeNotFound(probe: probe, target: target, available: available,
-                                             detail: output.text.trimmingTrailingNewlines)
+                                             detail: failure.output.trimmingTrailingNewlines)
         }
     }
 
@@ -163,13 +164,13 @@ public final class USDT: @unchecked Sendable {
     static func generateArguments(_ contexts: [USDT]) throws -> String {
         try collectLock.withLock {
             var ptrs: [UnsafeMutableRawPointer?] = contexts.map { $0.context }
-            let (text, output) = StderrCapture.capture {
+            let generated = LibBCC.call("bcc_usdt_genargs", passThrough: false) {
                 ptrs.withUnsafeMutableBufferPointer { bcc_usdt_genargs($0.baseAddress, Int32($0.count)) }.map { String(cString: $0) }
             }
-            guard let text else {
-                throw BPFError.usdtArgumentsFailed(detail: output.text.trimmingTrailingNewlines)
+            switch generated {
+            case .success(let text): return text
+            case .failure(let failure): throw BPFError.usdtArgumentsFailed(detail: failure.output.trimmingTrailingNewlines)
             }
-            return text
         }
     }
 

@@ -103,28 +103,22 @@ final class RingGroup: @unchecked Sendable {
         }
         try consumeLock.withLock {
             let ctx = Unmanaged.passRetained(box).toOpaque()
-            let (rc, err): (Int32, Int32)
+            let added: Result<Void, CallFailure>
             if let manager {
-                let (r, output) = StderrCapture.capture { () -> (Int32, Int32) in
-                    let r = bpf_add_ringbuf(manager, mapFD, ringSampleCallback, ctx)
-                    return (r, errno)
-                }
-                (rc, err) = r
-                if rc < 0 { output.passThrough() }
+                // libbpf returns a negative errno here.
+                added = LibBCC.call("bpf_add_ringbuf") { () -> Int32 in
+                    let rc = bpf_add_ringbuf(manager, mapFD, ringSampleCallback, ctx)
+                    if rc < 0 { Glibc.errno = -rc }
+                    return rc
+                }.map { _ in () }
             } else {
-                let (r, output) = StderrCapture.capture { () -> (OpaquePointer?, Int32) in
-                    let m = bpf_new_ringbuf(mapFD, ringSampleCallback, ctx)
-                    return (m.map(OpaquePointer.init), errno)
-                }
-                manager = r.0
-                (rc, err) = (r.0 == nil ? -1 : 0, r.1)
-                if rc < 0 { output.passThrough() }
+                added = LibBCC.call("bpf_new_ringbuf") { bpf_new_ringbuf(mapFD, ringSampleCallback, ctx) }
+                    .map { manager = OpaquePointer($0) }
             }
-            guard rc >= 0 else {
+            if case .failure(let failure) = added {
                 Unmanaged.passUnretained(box).release()
                 Glibc.close(mapFD)
-                throw BPFError.systemCall(name: "bpf_add_ringbuf(\(table))", errno: err < 0 ? -err : err,
-                                          detail: "could not open the ring buffer")
+                throw BPFError.from(.system(name: "bpf_add_ringbuf(\(table))"), failure, hint: "could not open the ring buffer")
             }
             stateLock.withLock {
                 entries.append(Entry(table: table, mapFD: mapFD, box: box))

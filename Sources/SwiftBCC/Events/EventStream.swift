@@ -190,7 +190,7 @@ enum EventThread {
         }, ctx)
         guard rc == 0 else {
             Unmanaged<Start>.fromOpaque(ctx).release()
-            throw BPFError.systemCall(name: "pthread_create", errno: rc, detail: "could not start the event stream's thread")
+            throw BPFError.systemCall(name: "pthread_create", errno: Errno(rc), detail: "could not start the event stream's thread")
         }
         pthread_detach(thread)
     }

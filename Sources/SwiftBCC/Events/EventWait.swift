@@ -61,7 +61,7 @@ enum EventWait {
                 let r = poll(pfds.baseAddress, nfds_t(total), remaining)
                 if r < 0 {
                     if errno == EINTR { try Interrupts.check(); continue }
-                    throw BPFError.systemCall(name: "poll", errno: errno, detail: "waiting for perf or ring buffer events")
+                    throw BPFError.systemCall(name: "poll", errno: .current, detail: "waiting for perf or ring buffer events")
                 }
                 try Interrupts.check()
                 if pfds[n].revents != 0 || pfds[n + 1].revents != 0 { return .woken }

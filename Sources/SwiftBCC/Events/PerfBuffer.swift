@@ -70,7 +70,7 @@ extension Table {
         let bpf = try liveBPF()
         let fd = try liveFD()
         let readers = bpf.eventReaders
-        return try bpf.lock.withLock {
+        return try bpf.state.withLock { _ in
             if readers.perfEntry(name) != nil {
                 throw BPFError.invalidArgument("A perf buffer is already open on table \(name); "
                     + "call closePerfBuffer() before opening it again.")
@@ -91,31 +91,29 @@ extension Table {
                 let box = PerfCallbackBox(cpu: cpu, state: state, callback: callback, lostCallback: lostCallback)
                 let ctx = Unmanaged.passRetained(box).toOpaque()
                 var opts = bcc_perf_buffer_opts(pid: -1, cpu: Int32(cpu), wakeup_events: Int32(wakeupEvents))
-                let ((reader, err), output) = StderrCapture.capture { () -> (UnsafeMutableRawPointer?, Int32) in
-                    let r = bpf_open_perf_buffer_opts(perfRawCallback, lostCallback == nil ? nil : perfLostCallback,
-                                                      ctx, Int32(pageCount), &opts)
-                    return (r, errno)
+                let result = LibBCC.call("bpf_open_perf_buffer", passThrough: false) {
+                    bpf_open_perf_buffer_opts(perfRawCallback, lostCallback == nil ? nil : perfLostCallback,
+                                              ctx, Int32(pageCount), &opts)
                 }
-                guard let reader else {
+                let reader: UnsafeMutableRawPointer
+                switch result {
+                case .success(let r): reader = r
+                case .failure(let failure):
                     Unmanaged.passUnretained(box).release()
                     undo()
-                    if err == EPERM || err == EACCES {
-                        throw BPFError.permissionDenied(operation: "opening a perf buffer on CPU \(cpu) for table \(name)", errno: err)
-                    }
-                    throw BPFError.systemCall(name: "bpf_open_perf_buffer(\(name), cpu \(cpu))", errno: err,
-                                              detail: "could not open perf buffer"
-                                                + (output.text.isEmpty ? "" : " (" + output.text.trimmingTrailingNewlines + ")"))
+                    throw BPFError.from(.system(name: "bpf_open_perf_buffer(\(name), cpu \(cpu))",
+                                                operation: "opening a perf buffer on CPU \(cpu) for table \(name)"),
+                                        failure, hint: "could not open perf buffer")
                 }
                 let r = OpaquePointer(reader)
                 var key = Int32(cpu)
                 var value = perf_reader_fd(r)
-                if bpf_update_elem(fd, &key, &value, 0) < 0 {
-                    let e = errno
+                if case .failure(let failure) = LibBCC.call("bpf_update_elem", { bpf_update_elem(fd, &key, &value, 0) }) {
                     perf_reader_free(reader)
                     Unmanaged.passUnretained(box).release()
                     undo()
-                    throw BPFError.systemCall(name: "bpf_update_elem(\(name)[\(cpu)])", errno: e,
-                                              detail: "could not store the perf buffer's fd in the table")
+                    throw BPFError.from(.system(name: "bpf_update_elem(\(name)[\(cpu)])"), failure,
+                                        hint: "could not store the perf buffer's fd in the table")
                 }
                 opened.append(r)
                 boxes.append(box)
@@ -149,7 +147,7 @@ extension Table {
 
     func closePerfEntry(_ entry: PerfBufferEntry) {
         guard let bpf, !bpf.isClosed else { return }
-        bpf.lock.withLock {
+        bpf.state.withLock { _ in
             guard bpf.eventReaders.removePerf(entry) else { return }
             for cpu in entry.cpus {
                 var key = Int32(cpu)

@@ -49,10 +49,10 @@ extension Table {
         try requireKind(.ringBuf, "RingBuf (BPF_RINGBUF_OUTPUT)")
         let bpf = try liveBPF()
         let readers = bpf.eventReaders
-        let (g, fd) = try bpf.lock.withLock { () throws -> (RingGroup, Int32) in
+        let (g, fd) = try bpf.state.withLock { _ throws -> (RingGroup, Int32) in
             let fd = fcntl(try liveFD(), F_DUPFD_CLOEXEC, 0)
             guard fd >= 0 else {
-                throw BPFError.systemCall(name: "fcntl(F_DUPFD_CLOEXEC)", errno: errno,
+                throw BPFError.systemCall(name: "fcntl(F_DUPFD_CLOEXEC)", errno: .current,
                                           detail: "could not duplicate the fd of ring buffer \(name)")
             }
             do { return (try readers.reserveRing(name, in: group), fd) } catch { Glibc.close(fd); throw error }
@@ -128,7 +128,7 @@ extension BPF {
         // A callback closed the group (cleanup()): its callbacks refused the rest.
         if n < 0 && group.isRetired { return 0 }
         if n < 0 {
-            throw BPFError.systemCall(name: "bpf_consume_ringbuf", errno: -n, detail: "reading the ring buffers failed")
+            throw BPFError.systemCall(name: "bpf_consume_ringbuf", errno: Errno(-n), detail: "reading the ring buffers failed")
         }
         return Int(n)
     }

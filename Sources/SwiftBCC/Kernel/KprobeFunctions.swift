@@ -16,7 +16,7 @@ extension BPF {
     public static func getKprobeFunctions(_ eventRe: String) throws -> Set<String> {
         let regex = try compileRegex(eventRe)
         guard let kallsyms = FileIO.read("/proc/kallsyms") else {
-            throw BPFError.systemCall(name: "open(/proc/kallsyms)", errno: errno, detail: "cannot list kernel symbols")
+            throw BPFError.systemCall(name: "open(/proc/kallsyms)", errno: .current, detail: "cannot list kernel symbols")
         }
         let blacklist = kprobeBlacklist()
         let traceable = availableFilterFunctions()

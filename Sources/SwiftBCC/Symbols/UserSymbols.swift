@@ -119,16 +119,17 @@ extension BPF {
         try symbolEnumeration.withLock {
             enumerated = []
             defer { enumerated = [] }
-            let (res, output) = StderrCapture.capture {
-                bcc_foreach_function_symbol(path) { name, addr in
+            let listed = LibBCC.call("bcc_foreach_function_symbol") { () -> Int32 in
+                let rc = bcc_foreach_function_symbol(path) { name, addr in
                     if let name { BPF.enumerated.append(UserSymbol(name: String(cString: name), address: addr)) }
                     return 0
                 }
+                if rc < 0 { Glibc.errno = ENOEXEC }
+                return rc
             }
-            if res < 0 {
-                throw BPFError.systemCall(name: "bcc_foreach_function_symbol(\(path))", errno: ENOEXEC,
-                                          detail: "cannot read the ELF symbols of \(path)"
-                                              + (output.text.isEmpty ? "" : ": " + output.text.trimmingTrailingNewlines))
+            if case .failure(let failure) = listed {
+                throw BPFError.from(.system(name: "bcc_foreach_function_symbol(\(path))"), failure,
+                                    hint: "cannot read the ELF symbols of \(path)")
             }
             return enumerated
         }
@@ -145,13 +146,10 @@ extension BPF {
         var option = bcc_symbol_option(use_debug_file: 1, check_debug_file_crc: 1, lazy_symbolize: 1,
                                        use_symbol_type: symbolTypes)
         let cPid: Int32 = pid == -1 ? 0 : pid
-        let res = StderrCapture.capture { () -> Int32 in
-            if let symbol {
-                return bcc_resolve_symname(path, symbol, addr, cPid, &option, &sym)
-            }
-            return bcc_resolve_symname(path, nil, addr, cPid, &option, &sym)
-        }.0
-        guard res == 0, let module = sym.module else { return nil }
+        let resolved = LibBCC.call("bcc_resolve_symname") { () -> Int32 in
+            bcc_resolve_symname(path, symbol, addr, cPid, &option, &sym) == 0 ? 0 : -1
+        }
+        guard case .success = resolved, let module = sym.module else { return nil }
         defer { bcc_procutils_free(module) }
         return (String(cString: module), sym.offset)
     }
@@ -173,7 +171,7 @@ extension BPF {
                             implementationSymbol: nil, failure: why)
         }
         guard let probed = FileIdentity(path) else {
-            return failed("cannot stat \(path): \(errnoDescription(errno))")
+            return failed("cannot stat \(path): \(Errno.current.text)")
         }
         let own = ProcMaps.mappings(pid: getpid())
         guard let loaded = own.first(where: { $0.inode == probed.inode && FileIdentity($0.path) == probed }) else {

@@ -79,7 +79,7 @@ extension Table {
         try require(kind == .cgroupArray, "setCgroup", expected: "CgroupArray (BPF_CGROUP_ARRAY)")
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw BPFError.systemCall(name: "open(\(path))", errno: errno, detail: "cgroup arrays take a cgroup v2 directory")
+            throw BPFError.systemCall(name: "open(\(path))", errno: .current, detail: "cgroup arrays take a cgroup v2 directory")
         }
         defer { close(fd) }
         try update(index, fd)
@@ -183,7 +183,7 @@ extension Table {
         let fd = try liveFD()
         if swiftbcc_obj_pin(fd, path) < 0 {
             let code = errno
-            throw BPFError.systemCall(name: "bpf_obj_pin(\(path))", errno: code,
+            throw BPFError.systemCall(name: "bpf_obj_pin(\(path))", errno: Errno(code),
                                       detail: code == EEXIST ? "the path is pinned already; unlink it first"
                                           : "the path must be on a mounted bpffs (mount -t bpf bpf /sys/fs/bpf)")
         }

@@ -179,10 +179,11 @@ extension Table {
 
     func sprintf(_ raw: inout [UInt8], size: Int, key: Bool) throws -> String {
         guard let bpf else { throw BPFError.closed }
-        let module = try bpf.module()
         var buf = [CChar](repeating: 0, count: Swift.max(size * 8, 64) + 64)
-        let rc = key ? bpf_table_key_snprintf(module, id, &buf, buf.count, raw)
-                     : bpf_table_leaf_snprintf(module, id, &buf, buf.count, raw)
+        let rc = try bpf.withModule { module in
+            key ? bpf_table_key_snprintf(module, id, &buf, buf.count, raw)
+                : bpf_table_leaf_snprintf(module, id, &buf, buf.count, raw)
+        }
         guard rc >= 0 else {
             throw BPFError.invalidArgument("libbcc could not print the \(key ? "key" : "leaf") of table \(name).")
         }
@@ -191,15 +192,16 @@ extension Table {
 
     func sscanf(_ text: String, size: Int, key: Bool) throws -> [UInt8] {
         guard let bpf else { throw BPFError.closed }
-        let module = try bpf.module()
         var raw = [UInt8](repeating: 0, count: Swift.max(size, 1))
-        let (rc, output) = StderrCapture.capture {
-            key ? bpf_table_key_sscanf(module, id, text, &raw) : bpf_table_leaf_sscanf(module, id, text, &raw)
+        let parsed = try bpf.withModule { module in
+            LibBCC.call(key ? "bpf_table_key_sscanf" : "bpf_table_leaf_sscanf") {
+                key ? bpf_table_key_sscanf(module, id, text, &raw) : bpf_table_leaf_sscanf(module, id, text, &raw)
+            }
         }
-        guard rc >= 0 else {
+        if case .failure(let failure) = parsed {
             throw BPFError.invalidArgument("libbcc could not parse \"\(text)\" as the \(key ? "key" : "leaf") of table \(name) "
                 + "(\(key ? keyType : leafType)); write it as keySprintf/leafSprintf print it."
-                + (output.text.isEmpty ? "" : " " + output.text.trimmingTrailingNewlines))
+                + (failure.output.isEmpty ? "" : " " + failure.output.trimmingTrailingNewlines))
         }
         return Array(raw.prefix(size))
     }

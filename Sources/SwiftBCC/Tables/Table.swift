@@ -82,7 +82,7 @@ public final class Table: @unchecked Sendable {
         // until the Table goes), never an fd number reused for something else.
         let own = fcntl(fd, F_DUPFD_CLOEXEC, 0)
         guard own >= 0 else {
-            throw BPFError.systemCall(name: "dup(map fd of \(name))", errno: errno,
+            throw BPFError.systemCall(name: "dup(map fd of \(name))", errno: .current,
                                       detail: "the process may be out of file descriptors (ulimit -n)")
         }
         self.mapFD = own
@@ -130,9 +130,6 @@ public final class Table: @unchecked Sendable {
 
     /// The error for a failed map syscall, with a hint for the usual causes.
     func failure(_ operation: String, _ code: Int32, flags: UpdateFlags = []) -> BPFError {
-        if code == EPERM || code == EACCES {
-            return .permissionDenied(operation: "\(operation) on table \(name)", errno: code)
-        }
         var hint = ""
         switch code {
         case E2BIG, ENOSPC, ENOMEM: hint = "the table is full (max_entries \(maxEntries)); delete entries or declare it larger"
@@ -143,7 +140,8 @@ public final class Table: @unchecked Sendable {
         case EOPNOTSUPP, 524: hint = "the kernel does not support this operation on a \(kind)"
         default: break
         }
-        return .systemCall(name: "\(operation)(\(name))", errno: code, detail: hint)
+        return .from(.system(name: "\(operation)(\(name))", operation: "\(operation) on table \(name)"),
+                     CallFailure(call: operation, errno: Errno(code), output: ""), hint: hint)
     }
 
     /// The value size the kernel reads and writes for one entry: `leafSize`, or for per-CPU
@@ -271,10 +269,10 @@ extension BPF {
     /// The table `name` of the program, created on first use and cached.
     /// Python: `b.get_table(name)`; libbcc: `bpf_table_fd`, `bpf_table_type_id`, `bpf_table_*_desc`.
     public func table(_ name: String) throws -> Table {
-        try lock.withLock {
-            if let t = tables[name] { return t }
-            let t = try Table(bpf: self, module: module(), name: name)
-            tables[name] = t
+        try state.withLock { s in
+            if let t = s.tables[name] { return t }
+            let t = try Table(bpf: self, module: s.requireModule(), name: name)
+            s.tables[name] = t
             return t
         }
     }
@@ -286,6 +284,6 @@ extension BPF {
 
     /// The names of every table the program declares, in libbcc's order.
     public var tableNames: [String] {
-        lock.withLock { (try? module()).map(Table.names(in:)) ?? [] }
+        state.withLock { $0.module.map(Table.names(in:)) ?? [] }
     }
 }

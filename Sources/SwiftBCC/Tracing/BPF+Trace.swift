@@ -3,16 +3,16 @@ import Glibc
 extension BPF {
     /// Opens tracefs `trace_pipe` if it is not open yet. Python: `b.trace_open()`.
     public func traceOpen() throws {
-        try lock.withLock {
+        try state.withLock { s in
             if isClosed { throw BPFError.closed }
-            if tracePipe == nil { tracePipe = try TracePipe() }
+            if s.tracePipe == nil { s.tracePipe = try TracePipe() }
         }
     }
 
     private func pipe() throws -> TracePipe {
         try traceOpen()
-        return try lock.withLock {
-            guard let p = tracePipe else { throw BPFError.closed }
+        return try state.withLock { s in
+            guard let p = s.tracePipe else { throw BPFError.closed }
             return p
         }
     }

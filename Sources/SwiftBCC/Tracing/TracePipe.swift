@@ -21,15 +21,12 @@ final class TracePipe: @unchecked Sendable {
     init() throws {
         let root = try Tracefs.requireRoot()
         let path = root + "/trace_pipe"
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            let err = errno
-            if err == EPERM || err == EACCES {
-                throw BPFError.permissionDenied(operation: "opening \(path)", errno: err)
-            }
-            throw BPFError.systemCall(name: "open(\(path))", errno: err, detail: "cannot read the trace pipe")
+        switch LibBCC.call("open", { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }) {
+        case .success(let fd): self.fd = fd
+        case .failure(let failure):
+            throw BPFError.from(.system(name: "open(\(path))", operation: "opening \(path)"), failure,
+                                hint: "cannot read the trace pipe")
         }
-        self.fd = fd
     }
 
     /// Stops the pipe: wakes a blocked reader, and closes the fd now or when the last reader leaves.
@@ -76,7 +73,7 @@ final class TracePipe: @unchecked Sendable {
                 continue
             }
             if n < 0 && errno != EAGAIN && errno != EINTR {
-                throw BPFError.systemCall(name: "read(trace_pipe)", errno: errno,
+                throw BPFError.systemCall(name: "read(trace_pipe)", errno: .current,
                                           detail: "check that tracefs is still mounted at \(Tracefs.root ?? "/sys/kernel/tracing")")
             }
             if timeoutMs == 0 { return nil }
