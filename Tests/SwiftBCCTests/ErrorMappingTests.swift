@@ -106,14 +106,14 @@ struct ErrorMappingTests {
         #expect(matched)
     }
 
-    struct FakeAttachment: Attachment {
+    struct FakeAttachment: SwiftBCC.Attachment {
         static let family = AttachmentFamily.tracepoint
         let key: String
         let log: LockedBox<[String]>
         func detach() { log.withLock { $0.append(key) } }
     }
 
-    struct OtherFamily: Attachment {
+    struct OtherFamily: SwiftBCC.Attachment {
         static let family = AttachmentFamily.uprobe
         let key: String
         func detach() {}
