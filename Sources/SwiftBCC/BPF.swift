@@ -31,6 +31,9 @@ public final class BPF: @unchecked Sendable {
     public let debug: DebugFlags
     /// `"<text>"` or the source file's path, for messages.
     public let sourceName: String
+    /// Functions clang warned were implicitly declared (called but not defined): a load that
+    /// fails after such a call is reported as `.undefinedFunction`.
+    private(set) var undeclaredFunctions: [(name: String, diagnostic: String)] = []
 
     /// Everything that changes after init, guarded by one lock (see `State`).
     let state = LockedBox(State())
@@ -113,26 +116,22 @@ public final class BPF: @unchecked Sendable {
          allowRlimit: Bool, device: String?, usdtContexts: [USDT] = [], attachUSDTIgnorePID: Bool = false) throws {
         self.debug = debug
         self.sourceName = sourceName
+        try CFlags.validate(cflags)
         KernelInfo.warnOnceIfHeadersMismatch()
         StaleProbes.reap()
         let text = try Self.prependingUSDTArguments(usdtContexts, to: programText)
-        let created = LibBCC.call("bpf_module_create_c_from_string", includingStdout: true) {
+        let (module, output) = StderrCapture.capture(includingStdout: true) {
             withCStringArray(cflags) { array, count in
                 bpf_module_create_c_from_string(text, debug.rawValue, array, count, allowRlimit, device)
             }
         }
-        switch created {
-        case .success(let module):
-            state.withLock { $0.module = module }
-        case .failure(let failure):
-            if failure.output.contains("Unable to find kernel headers") {
-                throw BPFError.kernelHeadersNotFound(release: KernelInfo.release,
-                                                     searched: KernelInfo.headerSearchPaths,
-                                                     package: KernelInfo.headersPackage,
-                                                     diagnostics: failure.output)
-            }
-            throw BPFError.compileFailed(source: sourceName, diagnostics: failure.output)
+        guard let module else {
+            throw Compilation.failure(output: output.text, source: sourceName, program: programText)
         }
+        // clang's warnings go on to stderr; the ones a later load failure can explain are kept.
+        output.passThrough()
+        undeclaredFunctions = Compilation.undeclaredFunctions(in: output.text)
+        state.withLock { $0.module = module }
         Registry.add(self)
         do {
             try attachUSDTProbes(usdtContexts, ignorePID: attachUSDTIgnorePID)
@@ -189,6 +188,7 @@ public final class BPF: @unchecked Sendable {
         let key = FunctionKey(name: name, type: type)
         if let fn = s.functions[key] { return fn }
         let m = try s.requireModule()
+        try Self.requireNoNUL(name, "function name")
         guard let start = bpf_function_start(m, name) else {
             throw BPFError.functionNotFound(name: name, available: s.functionNames)
         }
@@ -201,6 +201,9 @@ public final class BPF: @unchecked Sendable {
         }
         switch loaded {
         case .failure(let failure):
+            if let undeclared = undeclaredFunctions.first {
+                throw BPFError.undefinedFunction(name: undeclared.name, function: name, diagnostics: undeclared.diagnostic)
+            }
             throw BPFError.from(.load(function: name, type: type), failure)
         case .success(let fd):
             let fn = Function(name: name, type: type, fd: fd)
@@ -236,6 +239,8 @@ public final class BPF: @unchecked Sendable {
                                fnName: String, programType: ProgramType,
                                loadError: (BPFError) -> BPFError = { $0 },
                                _ make: (Function) throws -> A) throws -> A {
+        _ = try s.requireModule()
+        try Self.requireNoNUL(target, "\(kind) target")
         try s.attachments.ensureAbsent(A.self, key, kind: kind, target: target)
         return try withFunction(&s, fnName, type: programType, loadError: loadError) { s, fn in
             let a = try make(fn)
@@ -247,7 +252,10 @@ public final class BPF: @unchecked Sendable {
     /// The detach skeleton: removes `A`'s attachment `key` (`.notAttached` when absent) and
     /// detaches it.
     func detach<A: Attachment>(_ type: A.Type, key: String, kind: String, target: String) throws {
-        try state.withLock { s in try s.attachments.remove(A.self, key, kind: kind, target: target).detach() }
+        try state.withLock { s in
+            _ = try s.requireModule()
+            try s.attachments.remove(A.self, key, kind: kind, target: target).detach()
+        }
     }
 
     /// How many attachments `family` has.
@@ -258,7 +266,24 @@ public final class BPF: @unchecked Sendable {
     /// Loads every function of the module as `type`. Python: `b.load_funcs(prog_type)`.
     @discardableResult
     public func loadFunctions(type: ProgramType = .kprobe) throws -> [Function] {
-        try functionNames.map { try loadFunction($0, type: type) }
+        try state.withLock { s in
+            _ = try s.requireModule()
+            return try s.functionNames.map { try load(&s, $0, type: type) }
+        }
+    }
+
+    /// Throws `.closed` after `cleanup()`: for calls that do work (resolving symbols, reading
+    /// tracefs) before they reach the module.
+    func requireOpen() throws {
+        if isClosed { throw BPFError.closed }
+    }
+
+    /// Names reach C as NUL-terminated strings: a NUL inside would cut them short silently.
+    static func requireNoNUL(_ text: String, _ what: String) throws {
+        if text.utf8.contains(0) {
+            throw BPFError.invalidArgument("The \(what) \(text.debugDescription) contains a NUL character; "
+                + "C would see only \(String(text.prefix { $0 != "\0" }).debugDescription).")
+        }
     }
 
     /// The compiled BPF instructions of function `name`. Python: `b.dump_func(name)`.

@@ -67,6 +67,12 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     case indexOutOfRange(table: String, index: Int, count: Int)
     /// A system call failed.
     case systemCall(name: String, errno: Errno, detail: String)
+    /// The kernel refused to create a map the program declares (libbcc creates the maps while
+    /// compiling); `hint` says what to change, `detail` is what libbcc printed.
+    case mapCreationFailed(map: String, errno: Errno, hint: String, detail: String)
+    /// A BPF function calls `name`, which is neither a BPF helper nor a function the program
+    /// defines (clang warned of an implicit declaration, and the kernel rejects the call).
+    case undefinedFunction(name: String, function: String, diagnostics: String)
 
     public var description: String {
         switch self {
@@ -94,14 +100,16 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
                 + "; check the function name."
         case let .loadFailed(function, type, code, log):
             var s = "Failed to load BPF program \(function) as \(type): \(code)"
-            // libbcc's own first line ("bpf: Failed to load program: ...") is not a verifier log.
-            let hasVerifierLog = log.split(separator: "\n").contains {
-                !$0.isEmpty && !$0.hasPrefix("bpf: Failed to load program")
-            }
-            if code == .EPERM && !hasVerifierLog {
+            let verifier = Self.verifierLines(log)
+            if code == .EPERM && verifier.isEmpty {
                 s += "; need super-user privileges (CAP_BPF and CAP_PERFMON, or root) to run"
-            } else if hasVerifierLog {
+            } else if let verdict = Self.verifierVerdict(verifier) {
+                s += "; the verifier says \"\(verdict)\" (its log follows)"
+            } else if !verifier.isEmpty {
                 s += "; the verifier's log follows"
+            } else if code == .E2BIG {
+                s += "; the kernel refused the program as too large without a verifier log: split it into smaller "
+                    + "functions (tail calls) or bound its loops"
             } else {
                 s += "; the kernel gave no verifier log: check that the program type suits the function "
                     + "(some types need an attach type or an attach target)"
@@ -196,6 +204,17 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .indexOutOfRange(table, index, count):
             return "Index \(index) is out of range for table \(table), which has \(count) entries; use 0..<\(count) "
                 + "(or -\(count)..<0 from the end)."
+        case let .mapCreationFailed(map, code, hint, detail):
+            var s = "The kernel refused to create map \(map), which the program declares: \(code); \(hint)."
+            if !detail.isEmpty { s += "\n" + detail.trimmingTrailingNewlines }
+            return s
+        case let .undefinedFunction(name, function, diagnostics):
+            var s = "BPF program \(function) calls \(name), which is neither a BPF helper nor a function the program "
+                + "defines (clang: implicit declaration); a BPF program cannot call other functions: define \(name) "
+                + "in the program (static inline), or use the helper's name from bpf-helpers(7) "
+                + "(bpf_trace_printk, bpf_get_current_pid_tgid, ...)."
+            if !diagnostics.isEmpty { s += "\n" + diagnostics.trimmingTrailingNewlines }
+            return s
         case let .systemCall(name, code, detail):
             var s = "\(name) failed: \(code)"
             if !detail.isEmpty { s += "; \(detail)" }
@@ -204,6 +223,29 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 }
 
+extension BPFError {
+    /// The lines of a load's captured text that are the verifier's: libbcc's own lines
+    /// ("bpf: Failed to load program: ...", "bpf: ... Program too large ...") are not.
+    static func verifierLines(_ log: String) -> [Substring] {
+        log.split(separator: "\n").filter { !$0.isEmpty && !$0.hasPrefix("bpf: ") }
+    }
+
+    /// What the verifier objected to: the last line of its log before its statistics
+    /// ("processed N insns ...", "verification time ...").
+    static func verifierVerdict(_ lines: [Substring]) -> String? {
+        // Not verdicts: statistics, instructions ("12: (b7) r0 = 0"), register state dumps.
+        let notVerdicts = ["processed ", "verification time", "stack depth", "max_states_per_insn", "mark_read",
+                           "cur state:", "old state:", "from ", "last_idx ", "regs=", "parent ", "func#", "; "]
+        let verdict = lines.last { line in
+            guard let first = line.first, first != " ", !first.isNumber else { return false }
+            // "R1=ctx() R10=fp0" is a state dump; "R0 !read_ok" is a verdict.
+            if line.hasPrefix("R"), let end = line.dropFirst().firstIndex(where: { !$0.isNumber }),
+               end > line.index(after: line.startIndex), line[end] == "=" { return false }
+            return !notVerdicts.contains { line.hasPrefix($0) }
+        }
+        return verdict.map { String($0).trimmingTrailingNewlines }
+    }
+}
 
 extension String {
     var trimmingTrailingNewlines: String {

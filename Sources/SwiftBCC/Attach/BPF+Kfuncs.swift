@@ -1,18 +1,6 @@
 internal import CBCC
 import Glibc
 
-/// Whether the kernel allows a kind of BPF program here, found by trying the real thing once,
-/// and why not. `reason` is what a skipped test or a tool's error message shows.
-public struct FeatureSupport: Sendable, CustomStringConvertible {
-    public let isSupported: Bool
-    /// What was tried and what happened: the kernel's refusal when unsupported.
-    public let reason: String
-    /// The error the probe got, when unsupported.
-    public let error: BPFError?
-
-    public var description: String { reason }
-}
-
 extension BPF {
     /// `name` with `prefix`, unless it already starts with it. Python: `BPF.add_prefix(prefix, name)`.
     public static func addPrefix(_ prefix: String, _ name: String) -> String {
@@ -130,23 +118,23 @@ extension BPF {
     /// Can kfunc (fentry) programs be loaded and attached here? Tries one, on a kernel function
     /// in BTF, once per process. Python's `support_kfunc()` only looks for a kernel symbol and
     /// says yes on kernels that then refuse the program; this says what was refused.
-    public static var kfuncSupport: FeatureSupport { kfuncProbe }
+    public static var kfuncSupport: FeatureSupport { FeatureSupport.kfunc }
 
     /// Can LSM programs be loaded and attached here? Tries a `file_permission` hook that allows
     /// everything, once per process.
-    public static var lsmSupport: FeatureSupport { lsmProbe }
+    public static var lsmSupport: FeatureSupport { FeatureSupport.lsm }
 
     /// Can raw tracepoint programs be attached here? Tries one on `sys_enter`, once per process.
-    public static var rawTracepointSupport: FeatureSupport { rawTracepointProbe }
+    public static var rawTracepointSupport: FeatureSupport { FeatureSupport.rawTracepoints }
 
     /// Python: `BPF.support_kfunc()`, made true only when a kfunc really loads and attaches.
-    public static func supportKfunc() -> Bool { kfuncProbe.isSupported }
+    public static func supportKfunc() -> Bool { FeatureSupport.kfunc.isSupported }
 
     /// Python: `BPF.support_lsm()`, made true only when an LSM program really loads and attaches.
-    public static func supportLSM() -> Bool { lsmProbe.isSupported }
+    public static func supportLSM() -> Bool { FeatureSupport.lsm.isSupported }
 
     /// Python: `BPF.support_raw_tracepoint()`, made true only when a raw tracepoint really attaches.
-    public static func supportRawTracepoint() -> Bool { rawTracepointProbe.isSupported }
+    public static func supportRawTracepoint() -> Bool { FeatureSupport.rawTracepoints.isSupported }
 
     /// True when the kernel can attach raw tracepoints in modules (it has `bpf_trace_modules`).
     /// Python: `BPF.support_raw_tracepoint_in_module()`.
@@ -161,40 +149,6 @@ extension BPF {
     /// A kernel function in BTF to probe kfuncs with: one made for BPF tests, else a common one.
     static var kfuncProbeTarget: String {
         ["bpf_fentry_test1", "do_nanosleep", "vfs_read"].first { ksymname($0) != nil } ?? "vfs_read"
-    }
-
-    private static let kfuncProbe: FeatureSupport = probeFeature("kfunc on \(kfuncProbeTarget)") {
-        guard bpf_has_kernel_btf() else {
-            throw BPFError.attachFailed(kind: "kfunc", target: kfuncProbeTarget, function: "kfunc__\(kfuncProbeTarget)",
-                                        errno: .none, detail: "", hint: "this kernel has no BTF (/sys/kernel/btf/vmlinux)")
-        }
-        let b = try BPF(text: "KFUNC_PROBE(\(kfuncProbeTarget)) { return 0; }")
-        b.cleanup()
-    }
-
-    private static let lsmProbe: FeatureSupport = probeFeature("LSM program on file_permission") {
-        guard bpf_has_kernel_btf() else {
-            throw BPFError.attachFailed(kind: "LSM", target: "file_permission", function: "lsm__file_permission",
-                                        errno: .none, detail: "", hint: "this kernel has no BTF (/sys/kernel/btf/vmlinux)")
-        }
-        let b = try BPF(text: "struct file; LSM_PROBE(file_permission, struct file *file, int mask) { return 0; }")
-        b.cleanup()
-    }
-
-    private static let rawTracepointProbe: FeatureSupport = probeFeature("raw tracepoint on sys_enter") {
-        let b = try BPF(text: "RAW_TRACEPOINT_PROBE(sys_enter) { return 0; }")
-        b.cleanup()
-    }
-
-    private static func probeFeature(_ what: String, _ body: () throws -> Void) -> FeatureSupport {
-        do {
-            try body()
-            return FeatureSupport(isSupported: true, reason: "\(what) loads and attaches", error: nil)
-        } catch let error as BPFError {
-            return FeatureSupport(isSupported: false, reason: "\(what) failed: \(error)", error: error)
-        } catch {
-            return FeatureSupport(isSupported: false, reason: "\(what) failed: \(error)", error: nil)
-        }
     }
 }
 

@@ -81,6 +81,8 @@ extension BPF {
     func attachKprobe(_ s: inout State, event: String, fnName: String, offset: UInt64, maxActive: Int32,
                       isReturn: Bool) throws {
         let kind = isReturn ? "kretprobe" : "kprobe"
+        _ = try s.requireModule()
+        try Self.requireNoNUL(event, "kernel function name")
         let evName = Self.kprobeEventName(event, isReturn: isReturn)
         let existing = s.attachments.get(KprobeAttachment.self, evName)
         if existing?.fds[fnName] != nil { throw BPFError.alreadyAttached(kind: kind, target: event) }
@@ -119,6 +121,7 @@ extension BPF {
 
     private func detachKprobeEvent(_ evName: String, fnName: String?, kind: String, event: String) throws {
         try state.withLock { s in
+            _ = try s.requireModule()
             var a = try s.attachments.remove(KprobeAttachment.self, evName, kind: kind, target: event)
             guard let fnName else { return try a.detachChecked() }
             guard let fd = a.fds.removeValue(forKey: fnName) else {

@@ -160,7 +160,7 @@ extension BPF {
                                                               sampleFreq: sampleFreq),
                                           fnName: fnName, pid: pid, cpu: cpu, groupFD: groupFD)
         }
-        return try attachPerfEventCommon(key: PerfEventKey(type: evType, config: evConfig), fnName: fnName, cpu: cpu) { fd, c in
+        return try attachPerfEventCommon(key: PerfEventKey(type: evType, config: evConfig), fnName: fnName, cpu: cpu, pid: pid) { fd, c in
             bpf_attach_perf_event(fd, evType, UInt32(evConfig), samplePeriod, sampleFreq, pid, c, groupFD)
         }
     }
@@ -172,14 +172,15 @@ extension BPF {
     public func attachPerfEventRaw(attr: PerfEventAttr, fnName: String, pid: Int32 = -1, cpu: Int32 = -1,
                                    groupFD: Int32 = -1) throws -> [Int32] {
         var c = attr.cValue
-        return try attachPerfEventCommon(key: PerfEventKey(type: attr.type, config: attr.config), fnName: fnName, cpu: cpu) { fd, cpu in
+        return try attachPerfEventCommon(key: PerfEventKey(type: attr.type, config: attr.config), fnName: fnName, cpu: cpu, pid: pid) { fd, cpu in
             bpf_attach_perf_event_raw(fd, &c, pid, cpu, groupFD, 0)
         }
     }
 
-    private func attachPerfEventCommon(key: PerfEventKey, fnName: String, cpu: Int32,
+    private func attachPerfEventCommon(key: PerfEventKey, fnName: String, cpu: Int32, pid: Int32,
                                        open: (Int32, Int32) -> Int32) throws -> [Int32] {
         let what = key.text
+        try Self.requireProcess(pid, kind: "perf event", target: what, function: fnName)
         return try state.withLock { s in
             let cpus = cpu >= 0 ? [cpu] : CPUs.online.map(Int32.init)
             try attach(&s, PerfEventAttachment.self, key: what, kind: "perf event", target: what, fnName: fnName,

@@ -67,6 +67,15 @@ extension BPF {
         }
     }
 
+    /// Throws when `pid` (> 0) names no process: the attach would otherwise fail resolving the
+    /// binary or symbol inside `/proc/<pid>/root`, with an error about the symbol.
+    static func requireProcess(_ pid: Int32, kind: String, target: String, function: String) throws {
+        guard pid > 0, kill(pid, 0) != 0, errno == ESRCH else { return }
+        throw BPFError.attachFailed(kind: kind, target: target, function: function, errno: .ESRCH, detail: "",
+                                    hint: "there is no process \(pid) (it may have exited): give the pid of a running process, "
+                                        + "or -1 for every process")
+    }
+
     /// Python's `_get_uprobe_evname`: `<p|r>_<path with non-alphanumerics as _>_0x<offset>[_<pid>]`.
     static func uprobeEventName(isReturn: Bool, path: String, offset: UInt64, pid: Int32) -> String {
         let cleaned = String(path.map { c -> Character in
@@ -163,6 +172,8 @@ extension BPF {
 
     private func attachUprobeCommon(name: String, sym: String?, symRe: String?, addr: UInt64?, fnName: String,
                                     pid: Int32, symOff: UInt64, isReturn: Bool) throws -> [UprobeAttachment] {
+        try requireOpen()
+        try Self.requireProcess(pid, kind: isReturn ? "uretprobe" : "uprobe", target: sym ?? symRe ?? name, function: fnName)
         if let symRe, !symRe.isEmpty {
             let binary = try Self.resolveBinary(name, pid: pid)
             let matches = try Self.getUserFunctionsAndAddresses(binary, symRe: symRe)

@@ -12,8 +12,10 @@ import Glibc
 ///
 /// fds 1 and 2 are process-wide: captures are serialized by a lock, and anything another
 /// thread prints while a capture runs is captured too (and passed through afterwards).
+/// Captures nest: an inner capture's pass-through lands in the outer capture.
 enum StderrCapture {
-    private static let lock = Lock()
+    /// Recursive: a capture may run inside another (the inner one restores the outer's fd).
+    private static let lock = Lock(recursive: true)
 
     struct Output {
         var stderr: String

@@ -44,14 +44,11 @@ final class CallbackState: @unchecked Sendable {
     /// Non-zero when a callback has thrown (`failed`) or the buffer was closed (`closed`):
     /// callbacks are skipped while it is set.
     let stopped = Atomic<UInt8>(0)
-    private let lock = Lock(recursive: false)
-    private var error: (any Error)?
+    private let error = LockedBox<(any Error)?>(nil)
 
     /// Records the first error since the last `takeError()` and stops delivery.
     func record(_ error: any Error) {
-        lock.withLock {
-            if self.error == nil { self.error = error }
-        }
+        self.error.withLock { if $0 == nil { $0 = error } }
         stopped.bitwiseOr(Self.failed, ordering: .acquiringAndReleasing)
     }
 
@@ -63,9 +60,9 @@ final class CallbackState: @unchecked Sendable {
     /// The recorded error, if any; clears it and resumes delivery (unless closed).
     func takeError() -> (any Error)? {
         guard stopped.load(ordering: .acquiring) & Self.failed != 0 else { return nil }
-        let e = lock.withLock { () -> (any Error)? in
-            defer { error = nil }
-            return error
+        let e = error.withLock { e -> (any Error)? in
+            defer { e = nil }
+            return e
         }
         stopped.bitwiseAnd(~Self.failed, ordering: .acquiringAndReleasing)
         return e
@@ -73,7 +70,7 @@ final class CallbackState: @unchecked Sendable {
 }
 
 /// The context libbcc hands back to the perf reader callbacks of one CPU's buffer: the user's
-/// closures and the CPU. Passed to C unretained (the owning `PerfBufferEntry` keeps it alive),
+/// closures and the CPU. Passed to C unretained (the owning `PerfReader` keeps it alive),
 /// and read in the callback through `_withUnsafeGuaranteedRef`, so an event costs no retain,
 /// release or allocation on the Swift side.
 final class PerfCallbackBox {

@@ -112,13 +112,3 @@ extension Table {
         }
     }
 }
-
-extension EventReaders {
-    func cachedEventType(_ table: String) -> TypeDescription? {
-        lock.withLock { eventTypes[table] }
-    }
-
-    func cacheEventType(_ type: TypeDescription, for table: String) {
-        lock.withLock { eventTypes[table] = type }
-    }
-}

@@ -54,7 +54,7 @@ extension Table {
 
     func openPerfBuffer(pageCount: Int, wakeupEvents: Int, isPrivate: Bool,
                         callback: @escaping (Int, UnsafeRawBufferPointer) throws -> Void,
-                        lostCallback: ((Int, UInt64) throws -> Void)?) throws -> PerfBufferEntry {
+                        lostCallback: ((Int, UInt64) throws -> Void)?) throws -> PerfReader {
         try requireKind(.perfEventArray, "PerfEventArray (BPF_PERF_OUTPUT)")
         guard pageCount > 0, pageCount & (pageCount - 1) == 0 else {
             throw BPFError.invalidArgument("Perf buffer page count must be a power of two (1, 2, 4, 8, ...), not \(pageCount).")
@@ -118,7 +118,7 @@ extension Table {
                 opened.append(r)
                 boxes.append(box)
             }
-            let entry = PerfBufferEntry(table: name, mapFD: fd, cpus: cpus, readers: opened, boxes: boxes,
+            let entry = PerfReader(table: name, mapFD: fd, cpus: cpus, readers: opened, boxes: boxes,
                                         state: state, isPrivate: isPrivate)
             do { try readers.add(entry) } catch { undo(); throw error }
             return entry
@@ -145,7 +145,7 @@ extension Table {
         closePerfEntry(entry)
     }
 
-    func closePerfEntry(_ entry: PerfBufferEntry) {
+    func closePerfEntry(_ entry: PerfReader) {
         guard let bpf, !bpf.isClosed else { return }
         bpf.state.withLock { _ in
             guard bpf.eventReaders.removePerf(entry) else { return }
@@ -204,7 +204,7 @@ extension BPF {
 
     /// Waits for and reads `entries`; the caller holds them in use.
     @discardableResult
-    func pollPerf(_ entries: [PerfBufferEntry], timeout: Int, extraWake: Int32) throws -> EventWait.Outcome {
+    func pollPerf(_ entries: [PerfReader], timeout: Int, extraWake: Int32) throws -> EventWait.Outcome {
         // One flat fd list; `ready` maps a ready fd index back to its entry and reader.
         var fds = ContiguousArray<Int32>()
         if entries.count == 1 {

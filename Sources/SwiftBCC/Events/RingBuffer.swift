@@ -31,8 +31,8 @@ extension Table {
     }
 
     /// A ring group of its own for an event stream over this table.
-    func openPrivateRing(callback: @escaping (UnsafeRawBufferPointer) throws -> Void) throws -> RingGroup {
-        let group = RingGroup(isPrivate: true)
+    func openPrivateRing(callback: @escaping (UnsafeRawBufferPointer) throws -> Void) throws -> RingReader {
+        let group = RingReader(isPrivate: true)
         do {
             return try openRing(in: group, callback: callback)
         } catch {
@@ -44,12 +44,12 @@ extension Table {
     /// Adds this table's ring to `group` (the shared one when nil). The table is reserved and
     /// its fd duplicated under the `BPF`'s lock; the ring is added with no lock held, because
     /// adding waits for a running consumption, whose callbacks may need the `BPF`'s lock.
-    private func openRing(in group: RingGroup?,
-                          callback: @escaping (UnsafeRawBufferPointer) throws -> Void) throws -> RingGroup {
+    private func openRing(in group: RingReader?,
+                          callback: @escaping (UnsafeRawBufferPointer) throws -> Void) throws -> RingReader {
         try requireKind(.ringBuf, "RingBuf (BPF_RINGBUF_OUTPUT)")
         let bpf = try liveBPF()
         let readers = bpf.eventReaders
-        let (g, fd) = try bpf.state.withLock { _ throws -> (RingGroup, Int32) in
+        let (reserved, fd) = try bpf.state.withLock { _ throws -> ((reader: RingReader, draining: [RingReader]), Int32) in
             let fd = fcntl(try liveFD(), F_DUPFD_CLOEXEC, 0)
             guard fd >= 0 else {
                 throw BPFError.systemCall(name: "fcntl(F_DUPFD_CLOEXEC)", errno: .current,
@@ -57,7 +57,11 @@ extension Table {
             }
             do { return (try readers.reserveRing(name, in: group), fd) } catch { Glibc.close(fd); throw error }
         }
+        let g = reserved.reader
         defer { readers.endRingUse(g) }
+        // A stream closed just before may still be consuming this map: let it finish, so the
+        // samples fired from now on reach this reader only.
+        for old in reserved.draining { old.waitForConsumption() }
         do {
             try g.add(table: name, mapFD: fd, box: RingCallbackBox(state: CallbackState(), callback: callback))
         } catch {
@@ -109,11 +113,11 @@ extension BPF {
     static let noRingBuffers = BPFError.invalidArgument(
         "No ring buffers to poll: open one first with b[\"events\"].openRingBuffer { data in ... } on a BPF_RINGBUF_OUTPUT table.")
 
-    func pollRing(_ group: RingGroup, timeout: Int, extraWake: Int32) throws -> Int {
+    func pollRing(_ group: RingReader, timeout: Int, extraWake: Int32) throws -> Int {
         try pollRingOutcome(group, timeout: timeout, extraWake: extraWake).1
     }
 
-    func pollRingOutcome(_ group: RingGroup, timeout: Int, extraWake: Int32) throws -> (EventWait.Outcome, Int) {
+    func pollRingOutcome(_ group: RingReader, timeout: Int, extraWake: Int32) throws -> (EventWait.Outcome, Int) {
         let fds = group.fds
         guard !fds.isEmpty else { throw Self.noRingBuffers }
         let outcome = try EventWait.wait(fds: fds, wake: (eventReaders.wake.fd, extraWake), timeoutMs: timeout) { _ in }
@@ -121,7 +125,7 @@ extension BPF {
         return (outcome, try consumeRing(group))
     }
 
-    func consumeRing(_ group: RingGroup) throws -> Int {
+    func consumeRing(_ group: RingReader) throws -> Int {
         if group.isRetired { return 0 }
         let n = group.consume()
         if let error = group.takeError() { throw error }

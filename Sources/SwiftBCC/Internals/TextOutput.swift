@@ -34,13 +34,10 @@ package func warnLine(_ message: String) {
     writeAll(Array((message.hasSuffix("\n") ? message : message + "\n").utf8), to: 2)
 }
 
-private let warnLock = Lock()
-nonisolated(unsafe) private var warned: Set<String> = []
+private let warned = LockedBox<Set<String>>([])
 
 /// Writes `message` to stderr as one line, once per process.
 func warnOnce(_ message: String) {
-    warnLock.withLock {
-        guard warned.insert(message).inserted else { return }
-        warnLine(message)
-    }
+    guard warned.withLock({ $0.insert(message).inserted }) else { return }
+    warnLine(message)
 }

@@ -5,6 +5,7 @@ import Glibc
 final class SymbolCache: @unchecked Sendable {
     private let cache: UnsafeMutableRawPointer?
     let pid: Int32
+    /// Serializes libbcc's cache, which is not thread-safe (guards no Swift state).
     private let lock = Lock()
 
     init(pid: Int32) {
@@ -58,13 +59,12 @@ final class SymbolCache: @unchecked Sendable {
         lock.withLock { bcc_symcache_refresh(cache) }
     }
 
-    private static let cachesLock = Lock()
-    nonisolated(unsafe) private static var caches: [Int32: SymbolCache] = [:]
+    private static let caches = LockedBox<[Int32: SymbolCache]>([:])
 
     /// The shared cache for a pid; any pid below zero means the kernel (pid -1).
     static func forPid(_ pid: Int32) -> SymbolCache {
         let key: Int32 = pid < 0 ? -1 : pid
-        return cachesLock.withLock {
+        return caches.withLock { caches in
             if let c = caches[key] { return c }
             let c = SymbolCache(pid: key)
             caches[key] = c

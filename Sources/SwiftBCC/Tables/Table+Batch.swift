@@ -139,8 +139,8 @@ extension Table {
         for (k, v) in zip(rawKeys, rawValues) { try update(rawKey: k, rawValue: v) }
     }
 
-    func isBatchUnsupported(_ op: BatchOperation) -> Bool { stateLock.withLock { unsupportedBatch.contains(op) } }
-    func markBatchUnsupported(_ op: BatchOperation) { stateLock.withLock { _ = unsupportedBatch.insert(op) } }
+    func isBatchUnsupported(_ op: BatchOperation) -> Bool { unsupportedBatch.withLock { $0.contains(op) } }
+    func markBatchUnsupported(_ op: BatchOperation) { unsupportedBatch.withLock { _ = $0.insert(op) } }
 
     var batchCapable: Bool {
         switch kind {

@@ -45,9 +45,8 @@ public final class Table: @unchecked Sendable {
     let id: Int
     let mapFD: Int32
     weak var bpf: BPF?
-    let stateLock = Lock()
     /// Batch operations the kernel refused for this map (then done key by key).
-    var unsupportedBatch: Set<BatchOperation> = []
+    let unsupportedBatch = LockedBox<Set<BatchOperation>>([])
 
     enum BatchOperation: Hashable { case lookup, lookupAndDelete, delete, update }
 

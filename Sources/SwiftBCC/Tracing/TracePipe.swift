@@ -9,14 +9,17 @@ import Glibc
 final class TracePipe: @unchecked Sendable {
     private let fd: Int32
     private let wake = WakeFD()
-    /// One reader at a time: guards `buffer` and `start`.
-    private let readLock = Lock()
-    private var buffer: [UInt8] = []
-    private var start = 0
-    /// Guards `closed` and `readers`.
-    private let state = Lock()
-    private var closed = false
-    private var readers = 0
+    /// The line buffer; locked by the one reader reading now.
+    private struct Lines {
+        var buffer: [UInt8] = []
+        var start = 0
+    }
+    private let lines = LockedBox(Lines())
+    private struct Users {
+        var closed = false
+        var readers = 0
+    }
+    private let users = LockedBox(Users())
 
     init() throws {
         let root = try Tracefs.requireRoot()
@@ -31,11 +34,11 @@ final class TracePipe: @unchecked Sendable {
 
     /// Stops the pipe: wakes a blocked reader, and closes the fd now or when the last reader leaves.
     func close() {
-        state.withLock {
-            guard !closed else { return }
-            closed = true
+        users.withLock { u in
+            guard !u.closed else { return }
+            u.closed = true
             wake.signal()
-            if readers == 0 { Glibc.close(fd) }
+            if u.readers == 0 { Glibc.close(fd) }
         }
     }
 
@@ -43,33 +46,33 @@ final class TracePipe: @unchecked Sendable {
     /// `timeoutMs`: 0 returns at once (nonblocking), < 0 waits until a line, a stop signal
     /// (throws `.interrupted`) or `close()` (throws `.closed`).
     func readLine(timeoutMs: Int) throws -> String? {
-        try state.withLock {
-            if closed { throw BPFError.closed }
-            readers += 1
+        try users.withLock { u in
+            if u.closed { throw BPFError.closed }
+            u.readers += 1
         }
         defer {
-            state.withLock {
-                readers -= 1
-                if closed && readers == 0 { Glibc.close(fd) }
+            users.withLock { u in
+                u.readers -= 1
+                if u.closed && u.readers == 0 { Glibc.close(fd) }
             }
         }
-        return try readLock.withLock { try readLineLocked(timeoutMs: timeoutMs) }
+        return try lines.withLock { try readLine(&$0, timeoutMs: timeoutMs) }
     }
 
-    private func readLineLocked(timeoutMs: Int) throws -> String? {
+    private func readLine(_ lines: inout Lines, timeoutMs: Int) throws -> String? {
         let deadline = timeoutMs > 0 ? Interrupts.monotonicMs() + Int64(timeoutMs) : 0
         while true {
-            if let nl = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                let line = buffer[start..<nl]
-                start = nl + 1
-                if start > 65536 { buffer.removeFirst(start); start = 0 }
-                return Self.rstrip(line)
+            if let nl = lines.buffer[lines.start...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Self.rstrip(lines.buffer[lines.start..<nl])
+                lines.start = nl + 1
+                if lines.start > 65536 { lines.buffer.removeFirst(lines.start); lines.start = 0 }
+                return line
             }
-            if state.withLock({ closed }) { throw BPFError.closed }
+            if users.withLock({ $0.closed }) { throw BPFError.closed }
             var chunk = [UInt8](repeating: 0, count: 8192)
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 {
-                buffer.append(contentsOf: chunk[0..<n])
+                lines.buffer.append(contentsOf: chunk[0..<n])
                 continue
             }
             if n < 0 && errno != EAGAIN && errno != EINTR {

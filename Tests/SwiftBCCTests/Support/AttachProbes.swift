@@ -3,27 +3,11 @@ import Glibc
 @testable import SwiftBCC
 import Testing
 
-/// Probes for the attach families of issue 5, each trying the real operation once.
+/// Probes for the attach families: the library's `FeatureSupport`, tried once.
 extension Probe {
-    /// Does a real uprobe attach (on libc's getpid)?
-    static let uprobes = trying("int probe_up(void *ctx) { return 0; }", success: "uprobes attach",
-                                failure: "this kernel cannot attach uprobes") {
-        _ = try $0.attachUprobe(name: "c", sym: "getpid", fnName: "probe_up", pid: getpid())
-    }
-
-    /// Do kfunc (fentry) programs load and attach? (SwiftBCC's own probe: it tries one.)
-    static let kfunc: Result = {
-        guard bpf.ok else { return Result(ok: false, reason: bpf.reason) }
-        let s = BPF.kfuncSupport
-        return Result(ok: s.isSupported, reason: s.reason)
-    }()
-
-    /// Do LSM programs load and attach?
-    static let lsm: Result = {
-        guard bpf.ok else { return Result(ok: false, reason: bpf.reason) }
-        let s = BPF.lsmSupport
-        return Result(ok: s.isSupported, reason: s.reason)
-    }()
+    static let uprobes = Result(FeatureSupport.uprobes)
+    static let kfunc = Result(FeatureSupport.kfunc)
+    static let lsm = Result(FeatureSupport.lsm)
 }
 
 extension Trait where Self == ConditionTrait {

@@ -3,57 +3,28 @@ import Glibc
 @testable import SwiftBCC
 import Testing
 
-/// Kernel features, probed once by trying the real operation. Each probe gives a reason that
-/// a skipped test shows.
+/// Kernel features, probed once by trying the real operation: the library's own probes
+/// (`FeatureSupport`, which tools and `BPF.kfuncSupport` use too), plus the test-only ones
+/// below (Python BCC, gcc). Each gives the reason a skipped test shows.
 enum Probe {
     struct Result: Sendable {
         let ok: Bool
         let reason: String
-    }
 
-    /// Compiles `program`, runs `operation` on it once and cleans up: `ok` with `success`, or
-    /// not ok with `failure` and the error. Probes after `bpf` need `bpf` to have worked.
-    static func trying(_ program: String, success: String, failure: String, needsBPF: Bool = true,
-                       _ operation: (BPF) throws -> Void) -> Result {
-        if needsBPF && !bpf.ok { return Result(ok: false, reason: bpf.reason) }
-        do {
-            let b = try BPF(text: program)
-            defer { b.cleanup() }
-            try operation(b)
-            return Result(ok: true, reason: success)
-        } catch {
-            return Result(ok: false, reason: "\(failure): \(error)")
+        init(ok: Bool, reason: String) {
+            self.ok = ok
+            self.reason = reason
+        }
+
+        init(_ support: FeatureSupport) {
+            self.init(ok: support.isSupported, reason: support.reason)
         }
     }
 
-    /// Can this process compile, load and attach a BPF program (a tracepoint)?
-    static let bpf = trying("int probe_tp(void *ctx) { return 0; }", success: "BPF programs load and attach",
-                            failure: "cannot load and attach a BPF program here", needsBPF: false) {
-        try $0.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "probe_tp")
-    }
-
-    /// Does attaching a real kprobe work? (CONFIG_KPROBES is off on the 6.18 host kernel.)
-    static let kprobes = trying("int probe_kp(void *ctx) { return 0; }", success: "kprobes attach",
-                                failure: "this kernel cannot attach kprobes") {
-        try $0.attachKprobe(event: $0.getSyscallFnName("getppid"), fnName: "probe_kp")
-    }
-
-    /// Can this kernel create and map a BPF ring buffer (Linux 5.8+)?
-    static let ringBuffers = trying("BPF_RINGBUF_OUTPUT(probe_ring, 1);", success: "ring buffers open",
-                                    failure: "this kernel cannot open a BPF ring buffer (needs Linux 5.8+)") {
-        try $0["probe_ring"].openRingBuffer { _ in }
-    }
-
-    /// Are the headers libbcc will use the running kernel's own?
-    static let exactHeaders: Result = {
-        guard let dir = KernelInfo.headersDirectory else {
-            return Result(ok: false, reason: "no kernel headers found")
-        }
-        let hdr = KernelInfo.headersRelease(at: dir) ?? "unknown"
-        return hdr == KernelInfo.release
-            ? Result(ok: true, reason: "headers match")
-            : Result(ok: false, reason: "headers in \(dir) are for \(hdr), the kernel is \(KernelInfo.release)")
-    }()
+    static let bpf = Result(FeatureSupport.bpf)
+    static let kprobes = Result(FeatureSupport.kprobes)
+    static let ringBuffers = Result(FeatureSupport.ringBuffers)
+    static let exactHeaders = Result(FeatureSupport.exactKernelHeaders)
 }
 
 extension Trait where Self == ConditionTrait {
