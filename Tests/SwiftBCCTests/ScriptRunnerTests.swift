@@ -210,5 +210,124 @@ extension KernelSuite {
             #expect(child.wait(timeout: 300) == 0, "stderr: \(child.stderr)")
             #expect(child.stdoutLines.contains { $0.hasPrefix("script saw \(marker) from ") }, "stdout: \(child.stdout)")
         }
+
+        /// A perf-buffer tool as a script: events from getppid calls of process `parent`, printed
+        /// with print (stdout is a file here, so fully buffered), in one of three main loops.
+        static let eventLoopScript = #"""
+            import SwiftBCC
+            import Glibc
+
+            let parent = Int32(CommandLine.arguments[1])!
+            let mode = CommandLine.arguments[2]
+            let b = try BPF(text: """
+                BPF_PERF_OUTPUT(events);
+                int on_getppid(void *ctx) {
+                    u32 pid = bpf_get_current_pid_tgid() >> 32;
+                    if (pid != \(parent)) return 0;
+                    events.perf_submit(ctx, &pid, sizeof(pid));
+                    return 0;
+                }
+                """)
+            try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "on_getppid")
+            var n = 0
+            try b["events"].openPerfBuffer { _, _ in
+                n += 1
+                print("event \(n)")
+            }
+            writeAll(Array("ready\n".utf8), to: 2)
+            if mode == "naive" {
+                while true { try b.perfBufferPoll() }
+            } else if mode == "condition" {
+                while !BPF.isInterrupted { try b.perfBufferPoll() }
+            } else {
+                try b.pollLoop()
+            }
+            print("loop ended after \(n) events")
+
+            """#
+
+        /// Starts the event-loop script, makes 5 events, sends `signal`, and returns the child.
+        func runEventLoop(_ mode: String, signal: Int32) throws -> Child {
+            let box = try ScriptSandbox()
+            let script = try box.write("events.swift", Self.eventLoopScript)
+            let child = try Child(try ScriptSandbox.runner(), [script, "\(getpid())", mode], environment: box.environment)
+            #expect(eventually(timeout: 300) { child.stderr.contains("ready") || !child.process.isRunning },
+                    "stderr: \(child.stderr)")
+            for _ in 0..<5 {
+                _ = getppid()
+                usleep(20_000)
+            }
+            usleep(500_000)
+            kill(child.process.processIdentifier, signal)
+            _ = child.wait(timeout: 20)
+            withExtendedLifetime(box) {}
+            return child
+        }
+
+        @Test("Ctrl-C in `while true { try b.perfBufferPoll() }` ends the process by SIGINT, with its printed lines flushed and no Swift error")
+        func naiveLoopSigint() throws {
+            let child = try runEventLoop("naive", signal: SIGINT)
+            #expect(child.process.terminationReason == .uncaughtSignal && child.process.terminationStatus == SIGINT,
+                    "status \(child.process.terminationStatus); stderr: \(child.stderr)")
+            #expect(child.stdoutLines.prefix(5) == ["event 1", "event 2", "event 3", "event 4", "event 5"], "stdout: \(child.stdout)")
+            #expect(!child.stderr.contains("Fatal error") && !child.stderr.contains("interrupted"), "stderr: \(child.stderr)")
+        }
+
+        @Test("`while !BPF.isInterrupted { try b.perfBufferPoll() }` and `try b.pollLoop()` end on SIGINT/SIGTERM; the program goes on and exits 0",
+              arguments: [("condition", SIGINT), ("pollLoop", SIGINT), ("pollLoop", SIGTERM)])
+        func loopsEndNormally(mode: String, signal: Int32) throws {
+            let child = try runEventLoop(mode, signal: signal)
+            #expect(child.process.terminationReason == .exit && child.process.terminationStatus == 0,
+                    "status \(child.process.terminationStatus); stderr: \(child.stderr)")
+            let lines = child.stdoutLines
+            #expect(lines.prefix(5) == ["event 1", "event 2", "event 3", "event 4", "event 5"], "stdout: \(child.stdout)")
+            #expect(lines.last.map { $0.hasPrefix("loop ended after ") } == true, "stdout: \(child.stdout)")
+        }
+
+        @Test("README.md's first Swift block runs as a script: it prints Hello World! on execve (kprobe or tracepoint) and ends on Ctrl-C with exit 0")
+        func readmeFirstScreen() throws {
+            let readme = try String(contentsOfFile: packageDirectory() + "/README.md", encoding: .utf8)
+            let block = try #require(swiftBlocks(in: readme).first, "README.md has no ```swift block")
+            #expect(block.contains("import SwiftBCC"))
+            let box = try ScriptSandbox()
+            let script = try box.write("readme.swift", block)
+            try drainTracePipe()
+            let child = try Child(try ScriptSandbox.runner(), [script], environment: box.environment)
+            let saw = eventually(timeout: 300) {
+                execTrue()
+                return child.stdoutLines.contains { $0.contains("Hello World!") } || !child.process.isRunning
+            }
+            #expect(saw, "stdout: \(child.stdout); stderr: \(child.stderr)")
+            kill(child.process.processIdentifier, SIGINT)
+            #expect(child.wait(timeout: 20) == 0, "stderr: \(child.stderr)")
+            #expect(child.process.terminationReason == .exit)
+            #expect(child.stdoutLines.allSatisfy { !$0.hasPrefix("b'") })
+            if !Probe.kprobes.ok {
+                #expect(child.stderr.contains("attaching hello to the tracepoint syscalls:sys_enter_execve"), "stderr: \(child.stderr)")
+            }
+        }
     }
+}
+
+/// The package's root directory (this file is Tests/SwiftBCCTests/ScriptRunnerTests.swift).
+func packageDirectory(_ file: String = #filePath) -> String {
+    URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+}
+
+/// The text of every ```swift fenced block in a Markdown document, in order.
+func swiftBlocks(in markdown: String) -> [String] {
+    var blocks: [String] = []
+    var current: [Substring]?
+    for line in markdown.split(separator: "\n", omittingEmptySubsequences: false) {
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        if current == nil {
+            if trimmed == "```swift" { current = [] }
+        } else if trimmed == "```" {
+            blocks.append(current!.joined(separator: "\n") + "\n")
+            current = nil
+        } else {
+            current!.append(line)
+        }
+    }
+    return blocks
 }
