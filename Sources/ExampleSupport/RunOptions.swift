@@ -119,9 +119,9 @@ public final class RunLimit {
     }
 }
 
-/// Prints one line on stderr.
+/// Prints one line on stderr (the example's own; SwiftBCC's go through `BPF.logHandler`).
 public func warn(_ message: String) {
-    warnLine(message)
+    writeAll(Array((message.hasSuffix("\n") ? message : message + "\n").utf8), to: 2)
 }
 
 // Column padding: `ljust(s, width)` / `rjust(s, width)` (C's `%-Ns` / `%Ns`) come from SwiftBCC

@@ -77,5 +77,27 @@ extension KernelSuite {
             }
             #expect(b.numOpenTracepoints == 0)
         }
+
+        @Test("BPF.logHandler gets SwiftBCC's warning lines instead of stderr; nil restores stderr",
+              .enabled(if: !Probe.kprobes.ok, "this kernel has kprobes: attachSyscall warns about nothing"))
+        func logHandler() throws {
+            let box = try ScriptSandbox()
+            let script = try box.write("log.swift", #"""
+                import SwiftBCC
+                BPF.logHandler = { print("LOG: \($0)") }
+                let b = try BPF(text: "int f(void *ctx) { return 0; }")
+                try b.attachSyscall("getppid", fnName: "f")
+                BPF.logHandler = nil
+                try b.attachSyscall("getpgid", fnName: "f")
+
+                """#)
+            let (status, child) = try box.run(script)
+            #expect(status == 0, "stderr: \(child.stderr)")
+            let getppid = "SwiftBCC: this kernel has no kprobes; attaching f to the tracepoint syscalls:sys_enter_getppid instead of "
+            #expect(child.stdoutLines.contains { $0.hasPrefix("LOG: " + getppid) }, "stdout: \(child.stdout)")
+            #expect(!child.stderr.contains("sys_enter_getppid"), "stderr: \(child.stderr)")
+            #expect(!child.stderr.contains("SwiftBCC warning"), "a headers warning, if any, went to the handler: \(child.stderr)")
+            #expect(child.stderr.contains("attaching f to the tracepoint syscalls:sys_enter_getpgid"), "stderr: \(child.stderr)")
+        }
     }
 }

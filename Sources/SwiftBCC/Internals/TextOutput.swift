@@ -30,9 +30,10 @@ public func writeAll(_ bytes: [UInt8], to fd: Int32) {
     }
 }
 
-/// Writes `message` to stderr as one line (a newline is added when missing).
+/// Writes `message` to stderr as one line (a newline is added when missing), or hands it to
+/// `BPF.logHandler` when one is set.
 package func warnLine(_ message: String) {
-    writeAll(Array((message.hasSuffix("\n") ? message : message + "\n").utf8), to: 2)
+    logWarning(message.hasSuffix("\n") ? String(message.dropLast()) : message)
 }
 
 private let warnLock = Lock()
