@@ -230,16 +230,25 @@ extension KernelSuite {
                 """)
             try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "on_getppid")
             var n = 0
-            try b["events"].openPerfBuffer { _, _ in
-                n += 1
-                print("event \(n)")
+            if mode == "stream" {
+                let events = try b["events"].events(as: UInt32.self)
+                writeAll(Array("ready\n".utf8), to: 2)
+                for try await _ in events {
+                    n += 1
+                    print("event \(n)")
+                }
+            } else {
+                try b["events"].openPerfBuffer { _, _ in
+                    n += 1
+                    print("event \(n)")
+                }
+                writeAll(Array("ready\n".utf8), to: 2)
             }
-            writeAll(Array("ready\n".utf8), to: 2)
             if mode == "naive" {
                 while true { try b.perfBufferPoll() }
             } else if mode == "condition" {
                 while !BPF.isInterrupted { try b.perfBufferPoll() }
-            } else {
+            } else if mode == "pollLoop" {
                 try b.pollLoop()
             }
             print("loop ended after \(n) events")
@@ -273,8 +282,8 @@ extension KernelSuite {
             #expect(!child.stderr.contains("Fatal error") && !child.stderr.contains("interrupted"), "stderr: \(child.stderr)")
         }
 
-        @Test("`while !BPF.isInterrupted { try b.perfBufferPoll() }` and `try b.pollLoop()` end on SIGINT/SIGTERM; the program goes on and exits 0",
-              arguments: [("condition", SIGINT), ("pollLoop", SIGINT), ("pollLoop", SIGTERM)])
+        @Test("`while !BPF.isInterrupted { try b.perfBufferPoll() }`, `try b.pollLoop()` and `for try await` over events(as:) end on SIGINT/SIGTERM; the program goes on and exits 0",
+              arguments: [("condition", SIGINT), ("pollLoop", SIGINT), ("pollLoop", SIGTERM), ("stream", SIGINT)])
         func loopsEndNormally(mode: String, signal: Int32) throws {
             let child = try runEventLoop(mode, signal: signal)
             #expect(child.process.terminationReason == .exit && child.process.terminationStatus == 0,

@@ -23,7 +23,8 @@ import Synchronization
 /// 3. A stop asked for with `Interrupts.request(signal:)` (no real signal) never ends the
 ///    process: a wait started after it was reported throws `BPFError.interrupted` instead.
 ///
-/// Event streams (`events(as:)`) end with `BPFError.interrupted`, and nonblocking calls
+/// Event streams (`events(as:)`) end normally on a stop signal too (a `for try await` loop
+/// ends and the program goes on), and nonblocking calls
 /// (`perfBufferConsume`, `ringBufferConsume`, timeout 0 reads) work as usual after a stop, so
 /// a program may drain what is left before it exits.
 public enum Interrupts {
