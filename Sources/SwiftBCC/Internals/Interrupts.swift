@@ -16,17 +16,18 @@ import Synchronization
 ///    `tracePrint()` and `pollLoop` end by themselves. This plays the part of Python's
 ///    KeyboardInterrupt in a BCC tool's main loop.
 /// 2. A program that waits again after that (`while true { try b.perfBufferPoll() }`) was told
-///    to stop and did not: the wait flushes stdout and re-raises the signal with its default
-///    action, so the process ends by that signal as it would have without SwiftBCC's handler
-///    (exit status 130 for Ctrl-C in a shell), with no Swift error and no backtrace. The kernel
-///    detaches the probes and closes the buffers with the process.
+///    to stop and did not: the wait (`traceReadline`, `traceFields`, `perfBufferPoll`,
+///    `ringBufferPoll`; `tracePrint` and `pollLoop` just return at once) flushes stdout and
+///    re-raises the signal with its default action, so the process ends by that signal as it
+///    would have without SwiftBCC's handler (exit status 130 for Ctrl-C in a shell), with no
+///    Swift error and no backtrace. The kernel detaches the probes and closes the buffers with
+///    the process.
 /// 3. A stop asked for with `Interrupts.request(signal:)` (no real signal) never ends the
 ///    process: a wait started after it was reported throws `BPFError.interrupted` instead.
 ///
 /// Event streams (`events(as:)`) end normally on a stop signal too (a `for try await` loop
-/// ends and the program goes on), and nonblocking calls
-/// (`perfBufferConsume`, `ringBufferConsume`, timeout 0 reads) work as usual after a stop, so
-/// a program may drain what is left before it exits.
+/// ends and the program goes on). Nonblocking calls (`perfBufferConsume`, `ringBufferConsume`,
+/// timeout 0 reads) work as usual after a stop, so a program may drain what is left.
 public enum Interrupts {
     /// The signal that arrived, or nil.
     public static var pendingSignal: Int32? {
