@@ -236,11 +236,13 @@ extension KernelSuite {
                 for try await _ in events {
                     n += 1
                     print("event \(n)")
+                    writeAll(Array("got \(n)\n".utf8), to: 2)
                 }
             } else {
                 try b["events"].openPerfBuffer { _, _ in
                     n += 1
                     print("event \(n)")
+                    writeAll(Array("got \(n)\n".utf8), to: 2)
                 }
                 writeAll(Array("ready\n".utf8), to: 2)
             }
@@ -255,7 +257,8 @@ extension KernelSuite {
 
             """#
 
-        /// Starts the event-loop script, makes 5 events, sends `signal`, and returns the child.
+        /// Starts the event-loop script, makes 5 events, waits until it has printed them, sends
+        /// `signal`, and returns the child once it ended.
         func runEventLoop(_ mode: String, signal: Int32) throws -> Child {
             let box = try ScriptSandbox()
             let script = try box.write("events.swift", Self.eventLoopScript)
@@ -266,7 +269,8 @@ extension KernelSuite {
                 _ = getppid()
                 usleep(20_000)
             }
-            usleep(500_000)
+            // Its stdout is a file (fully buffered): the unbuffered stderr says when it has them.
+            #expect(eventually(timeout: 30) { child.stderr.contains("got 5\n") }, "stderr: \(child.stderr)")
             kill(child.process.processIdentifier, signal)
             _ = child.wait(timeout: 20)
             withExtendedLifetime(box) {}
