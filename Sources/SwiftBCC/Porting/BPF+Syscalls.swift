@@ -52,7 +52,7 @@ extension BPF {
     ///   syscall function with a tracepoint (or `fallbackToTracepoint` is false).
     @discardableResult
     public func attachKprobe(event: String, fnName: String, fallbackToTracepoint: Bool) throws -> ProbeAttachment {
-        try attachKprobe(event: event, fnName: fnName, fallbackToTracepoint: fallbackToTracepoint, warningPrefix: "SwiftBCC")
+        try attachKprobe(event: event, fnName: fnName, fallbackToTracepoint: fallbackToTracepoint, warningPrefix: "SwiftBCC warning")
     }
 
     /// As the public one, with the fallback's stderr line starting `<warningPrefix>: ` (the
