@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.2
 import PackageDescription
 
 let package = Package(
@@ -100,3 +100,13 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The script runner (`swiftbcc script.swift`, issue 10) and the dynamic build of SwiftBCC that
+// the scripts it compiles link against (packages keep using the `SwiftBCC` product above).
+package.products += [
+    .library(name: "SwiftBCCDynamic", type: .dynamic, targets: ["SwiftBCC"]),
+    .executable(name: "swiftbcc", targets: ["swiftbcc"]),
+]
+package.targets += [
+    .executableTarget(name: "swiftbcc", path: "Sources/Tools/swiftbcc"),
+]

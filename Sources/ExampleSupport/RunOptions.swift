@@ -119,22 +119,18 @@ public final class RunLimit {
     }
 }
 
-/// Prints one line on stderr.
+/// Prints one line on stderr (the example's own; SwiftBCC's go through `BPF.logHandler`).
 public func warn(_ message: String) {
-    warnLine(message)
+    writeAll(Array((message.hasSuffix("\n") ? message : message + "\n").utf8), to: 2)
 }
 
-// Column padding: `ljust(s, width)` / `rjust(s, width)` (C's `%-Ns` / `%Ns`) come from SwiftBCC,
-// package-visible to every example, so the histograms and the examples share one implementation.
+// Column padding: `ljust(s, width)` / `rjust(s, width)` (C's `%-Ns` / `%Ns`) come from SwiftBCC
+// (public), so the histograms and the examples share one implementation.
 
 /// Attaches `fnName` as a kprobe on `event`, as the Python originals do; on a kernel without
-/// kprobes it says so in one stderr line and attaches the function to the tracepoint the
-/// error names instead (e.g. `syscalls:sys_enter_clone` for `__x64_sys_clone`).
+/// kprobes it says so in one stderr line (starting with the example's name) and attaches the
+/// function to the tracepoint that replaces it (e.g. `syscalls:sys_enter_clone` for
+/// `__x64_sys_clone`): SwiftBCC's `attachKprobe(event:fnName:fallbackToTracepoint:)`.
 public func attachKprobeOrTracepoint(_ b: BPF, event: String, fnName: String, example: String) throws {
-    do {
-        try b.attachKprobe(event: event, fnName: fnName)
-    } catch BPFError.kprobesUnavailable(_, _, let tracepoint?) {
-        warn("\(example): this kernel has no kprobes; attaching \(fnName) to the tracepoint \(tracepoint) instead of \(event)")
-        try b.attachTracepoint(tp: tracepoint, fnName: fnName)
-    }
+    try b.attachKprobe(event: event, fnName: fnName, fallbackToTracepoint: true, warningPrefix: example)
 }

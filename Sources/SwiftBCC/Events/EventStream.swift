@@ -33,7 +33,8 @@ extension Table {
     /// opening ends the sequence with that error. A thread of its own (never the cooperative
     /// pool) polls the buffer and feeds the sequence. The sequence ends — and the buffer is
     /// closed — within milliseconds when the consuming task is cancelled or stops iterating,
-    /// or when `cleanup()` runs; SIGINT/SIGTERM end it with `BPFError.interrupted`.
+    /// or when `cleanup()` runs, and when SIGINT/SIGTERM arrives (normally, as a poll ends:
+    /// `for try await` loops end and the program goes on; see `Interrupts`).
     /// Samples the kernel dropped, and samples dropped because more than `bufferLimit` were
     /// waiting for the consumer, come as `.lost` elements in place.
     ///
@@ -158,12 +159,15 @@ final class StreamFeeder<Value: Sendable>: @unchecked Sendable {
     }
 
     /// Runs the poll loop and ends the stream: normally when the loop returns (cancelled or
-    /// closed), with the error it throws otherwise (a decoding error, `.interrupted`).
+    /// closed) or a stop signal ended it, with the error it throws otherwise (a decoding error).
     func run(_ loop: () throws -> Void) {
         do {
             try loop()
             continuation.finish()
         } catch BPFError.closed {
+            continuation.finish()
+        } catch BPFError.interrupted {
+            Interrupts.reportStop()
             continuation.finish()
         } catch {
             continuation.finish(throwing: error)

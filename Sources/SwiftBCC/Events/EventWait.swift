@@ -42,12 +42,14 @@ enum EventWait {
     /// Waits until one of `fds` is readable, one of `wake` fires, `timeoutMs` passes (< 0, or
     /// too large to add to the clock: forever) or SIGINT/SIGTERM arrives (throws
     /// `.interrupted`). `onReady` is called with the index of each readable fd, in order. No
-    /// heap allocation: the pollfd array is on the stack.
+    /// heap allocation: the pollfd array is on the stack. A timeout of 0 does not wait, so it
+    /// ignores a stop signal: after Ctrl-C a program can still drain what is ready.
     static func wait(fds: ContiguousArray<Int32>, wake: (Int32, Int32), timeoutMs: Int,
                      onReady: (Int) -> Void) throws -> Outcome {
         Interrupts.install()
         Interrupts.unblock()
-        try Interrupts.check()
+        let interruptible = timeoutMs != 0
+        if interruptible { try Interrupts.check() }
         let n = fds.count
         let total = n + 3
         return try withUnsafeTemporaryAllocation(of: pollfd.self, capacity: total) { pfds in
@@ -60,10 +62,10 @@ enum EventWait {
                 let remaining = Interrupts.pollTimeout(until: deadline)
                 let r = poll(pfds.baseAddress, nfds_t(total), remaining)
                 if r < 0 {
-                    if errno == EINTR { try Interrupts.check(); continue }
+                    if errno == EINTR { if interruptible { try Interrupts.check() }; continue }
                     throw BPFError.systemCall(name: "poll", errno: .current, detail: "waiting for perf or ring buffer events")
                 }
-                try Interrupts.check()
+                if interruptible { try Interrupts.check() }
                 if pfds[n].revents != 0 || pfds[n + 1].revents != 0 { return .woken }
                 // A clamped slice of a longer wait ran out: wait on.
                 if r == 0 { if remaining == Int32.max { continue } else { return .timedOut } }

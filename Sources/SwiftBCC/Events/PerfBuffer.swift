@@ -24,7 +24,7 @@ extension Table {
     ///     let event = try data.load(as: Event.self)   // size-checked, no copy
     ///     print(cpu, event.pid)
     /// }
-    /// while true { try b.perfBufferPoll() }
+    /// while true { try b.perfBufferPoll() }   // Ctrl-C ends it (or: try b.pollLoop())
     /// ```
     ///
     /// `callback` gets the CPU and the kernel's bytes in place: the buffer is valid only during
@@ -166,11 +166,13 @@ extension Table {
 extension BPF {
     /// Waits up to `timeout` milliseconds (negative or `Int.max`: until events arrive) for
     /// events in the open perf buffers and runs their callbacks on this thread. Returns early on
-    /// `cleanup()` (from another thread or a callback).
+    /// `cleanup()` (from another thread or a callback), and on SIGINT/SIGTERM: then
+    /// `BPF.isInterrupted` is true, and a program that polls again anyway ends by the signal
+    /// (see `Interrupts`), so `while true { try b.perfBufferPoll() }` ends on Ctrl-C.
     ///
-    /// - Throws: the first error a callback threw; `.interrupted` on SIGINT/SIGTERM;
-    ///   `.invalidArgument` when no perf buffer is open or when called from inside a perf or
-    ///   ring buffer callback; `.closed` after `cleanup()`.
+    /// - Throws: the first error a callback threw; `.invalidArgument` when no perf buffer is
+    ///   open or when called from inside a perf or ring buffer callback; `.closed` after
+    ///   `cleanup()`; `.interrupted` only after `Interrupts.request(signal:)`.
     ///
     /// Python: `b.perf_buffer_poll(timeout=-1)`; libbcc: `perf_reader_event_read` (the wait is
     /// SwiftBCC's own `poll(2)`, so Ctrl-C and `cleanup()` can end it).
@@ -182,7 +184,11 @@ extension BPF {
             throw BPFError.invalidArgument("No perf buffers to poll: open one first with "
                 + "b[\"events\"].openPerfBuffer { cpu, data in ... } on a BPF_PERF_OUTPUT table.")
         }
-        try pollPerf(entries, timeout: timeout, extraWake: -1)
+        if timeout == 0 {
+            try pollPerf(entries, timeout: 0, extraWake: -1)
+        } else {
+            try Interrupts.waiting(or: ()) { _ = try pollPerf(entries, timeout: timeout, extraWake: -1) }
+        }
     }
 
     /// Reads every open perf buffer now, whether or not it signalled readiness; catches the

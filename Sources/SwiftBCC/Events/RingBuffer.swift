@@ -11,7 +11,7 @@ extension Table {
     ///     let event = try data.loadEvent(as: Event.self)
     ///     print(event.pid)
     /// }
-    /// while true { try b.ringBufferPoll() }
+    /// while true { try b.ringBufferPoll() }   // Ctrl-C ends it (or: try b.pollLoop())
     /// ```
     ///
     /// `callback` gets the sample's bytes in place, valid only during the call. It runs on the
@@ -81,12 +81,13 @@ extension Table {
 extension BPF {
     /// Waits up to `timeout` milliseconds (negative or `Int.max`: until samples arrive) for
     /// samples in the open ring buffers and runs their callbacks on this thread. Returns early
-    /// on `cleanup()`.
+    /// on `cleanup()`, and on SIGINT/SIGTERM (returning 0): then `BPF.isInterrupted` is true,
+    /// and a program that polls again anyway ends by the signal (see `Interrupts`).
     ///
     /// - Returns: the number of samples consumed.
-    /// - Throws: the first error a callback threw; `.interrupted` on SIGINT/SIGTERM;
-    ///   `.invalidArgument` when no ring buffer is open or when called from inside a perf or
-    ///   ring buffer callback; `.closed` after `cleanup()`.
+    /// - Throws: the first error a callback threw; `.invalidArgument` when no ring buffer is
+    ///   open or when called from inside a perf or ring buffer callback; `.closed` after
+    ///   `cleanup()`; `.interrupted` only after `Interrupts.request(signal:)`.
     ///
     /// Python: `b.ring_buffer_poll(timeout=-1)`; libbcc: `bpf_consume_ringbuf` (the wait is
     /// SwiftBCC's own `poll(2)` on the ring buffer maps, so Ctrl-C and `cleanup()` can end it).
@@ -95,7 +96,8 @@ extension BPF {
         try CallbackThread.refusePoll("ringBufferPoll")
         let group = try eventReaders.beginRingUse()
         defer { eventReaders.endRingUse(group) }
-        return try pollRing(group, timeout: timeout, extraWake: -1)
+        if timeout == 0 { return try pollRing(group, timeout: 0, extraWake: -1) }
+        return try Interrupts.waiting(or: 0) { try pollRing(group, timeout: timeout, extraWake: -1) }
     }
 
     /// Consumes every available sample of the open ring buffers without waiting.

@@ -5,10 +5,29 @@ import Synchronization
 ///
 /// The first time a SwiftBCC call blocks waiting for the kernel (a trace_pipe read, a perf or
 /// ring buffer poll), SwiftBCC installs handlers for SIGINT and SIGTERM, unless the program
-/// has installed its own. From then on either signal makes the waiting call return, with
-/// `BPFError.interrupted` (or normally, for `tracePrint()`), and every later blocking call
-/// returns at once: the program winds down, its `BPF` objects clean up, and it exits 0.
-/// This plays the part of Python's KeyboardInterrupt in a BCC tool's main loop.
+/// has installed its own. From then on, the rule is the same for every public blocking call
+/// (`tracePrint`, `traceReadline`, `traceFields`, `perfBufferPoll`, `ringBufferPoll`,
+/// `pollLoop`):
+///
+/// 1. A wait in progress when the signal arrives, or the first one started after it, flushes
+///    stdout and returns normally (`traceReadline`/`traceFields` return nil,
+///    `ringBufferPoll` returns 0). `BPF.isInterrupted` is then true: `while !BPF.isInterrupted
+///    { try b.perfBufferPoll() }` ends, the program's `BPF` objects clean up, and it exits 0.
+///    `tracePrint()` and `pollLoop` end by themselves. This plays the part of Python's
+///    KeyboardInterrupt in a BCC tool's main loop.
+/// 2. A program that waits again after that (`while true { try b.perfBufferPoll() }`) was told
+///    to stop and did not: the wait (`traceReadline`, `traceFields`, `perfBufferPoll`,
+///    `ringBufferPoll`; `tracePrint` and `pollLoop` just return at once) flushes stdout and
+///    re-raises the signal with its default action, so the process ends by that signal as it
+///    would have without SwiftBCC's handler (exit status 130 for Ctrl-C in a shell), with no
+///    Swift error and no backtrace. The kernel detaches the probes and closes the buffers with
+///    the process.
+/// 3. A stop asked for with `Interrupts.request(signal:)` (no real signal) never ends the
+///    process: a wait started after it was reported throws `BPFError.interrupted` instead.
+///
+/// Event streams (`events(as:)`) end normally on a stop signal too (a `for try await` loop
+/// ends and the program goes on). Nonblocking calls (`perfBufferConsume`, `ringBufferConsume`,
+/// timeout 0 reads) work as usual after a stop, so a program may drain what is left.
 public enum Interrupts {
     /// The signal that arrived, or nil.
     public static var pendingSignal: Int32? {
@@ -33,6 +52,7 @@ public enum Interrupts {
             // Initialize every global the handler touches now: a lazy global's first access
             // (swift_once) must not happen inside a signal handler.
             _ = pending.load(ordering: .relaxed)
+            _ = delivered.load(ordering: .relaxed)
             unblock()
             for sig in [SIGINT, SIGTERM] {
                 var old = sigaction()
@@ -44,6 +64,7 @@ public enum Interrupts {
                 // the interrupted code's errno survives (a full pipe sets EAGAIN).
                 action.__sigaction_handler.sa_handler = { sig in
                     let savedErrno = errno
+                    Interrupts.delivered.store(true, ordering: .releasing)
                     Interrupts.pending.store(sig, ordering: .releasing)
                     var byte: UInt8 = 1
                     _ = Glibc.write(Interrupts.wakeWriteFD, &byte, 1)
@@ -78,14 +99,57 @@ public enum Interrupts {
     /// Forgets a stop signal that arrived, so blocking calls wait again.
     public static func reset() {
         pending.store(0, ordering: .releasing)
+        delivered.store(false, ordering: .releasing)
+        reported.store(false, ordering: .releasing)
         guard wakeReadFD >= 0 else { return }
         var buf = [UInt8](repeating: 0, count: 64)
         while Glibc.read(wakeReadFD, &buf, buf.count) > 0 {}
     }
 
-    /// Throws `.interrupted` if a stop signal has arrived.
+    /// Throws `.interrupted` if a stop signal has arrived (after flushing stdout, so that what
+    /// the program printed survives however it ends).
     static func check() throws {
-        if let s = pendingSignal { throw BPFError.interrupted(signal: s) }
+        if let s = pendingSignal {
+            fflush(nil)
+            throw BPFError.interrupted(signal: s)
+        }
+    }
+
+    /// Called by a public blocking call before it waits (rules 2 and 3 above): once a stop was
+    /// reported to the program, a new wait ends the process by the signal, or throws
+    /// `.interrupted` for a stop that `request(signal:)` asked for.
+    static func beginWait() throws {
+        guard let s = pendingSignal, reported.load(ordering: .acquiring) else { return }
+        if delivered.load(ordering: .acquiring) { endProcess(by: s) }
+        fflush(nil)
+        throw BPFError.interrupted(signal: s)
+    }
+
+    /// Called when a public blocking call returns because of the stop signal (rule 1).
+    static func reportStop() {
+        fflush(nil)
+        reported.store(true, ordering: .releasing)
+    }
+
+    /// Flushes stdout and ends the process by `sig`'s default action.
+    static func endProcess(by sig: Int32) -> Never {
+        fflush(nil)
+        signal(sig, SIG_DFL)
+        unblock()
+        raise(sig)
+        _exit(128 + sig)
+    }
+
+    /// Runs a public blocking call under the rule above: `interrupted` is its result when the
+    /// stop signal ended (or came before) its wait.
+    static func waiting<T>(or interrupted: T, _ body: () throws -> T) throws -> T {
+        try beginWait()
+        do {
+            return try body()
+        } catch BPFError.interrupted {
+            reportStop()
+            return interrupted
+        }
     }
 
     /// The `monotonicMs()` time `timeoutMs` from now; `Int64.max` (never) for a negative
@@ -109,6 +173,10 @@ public enum Interrupts {
     }
 
     static let pending = Atomic<Int32>(0)
+    /// A stop signal came from outside (the handler), not from `request(signal:)`.
+    static let delivered = Atomic<Bool>(false)
+    /// A public blocking call returned because of the pending stop signal.
+    static let reported = Atomic<Bool>(false)
     nonisolated(unsafe) static var wakeReadFD: Int32 = -1
     nonisolated(unsafe) static var wakeWriteFD: Int32 = -1
     private static let installLock = Lock()

@@ -1,23 +1,24 @@
 import Glibc
 
-// Text output helpers. `package`: shared by this library (histograms, captured stderr passed
-// through) and by the examples of this package, so each exists once.
+// Text output helpers, shared by this library (histograms, captured stderr passed through),
+// the examples and ports of Python tools (`ljust`, `rjust`, `writeAll` are public; `printb`
+// and the `"\(s, width: -16)"` interpolation are in Porting/Printing.swift).
 
 /// `s` left-aligned in a field of `width` characters (C's `%-Ns`, Python's `str.ljust`);
 /// never truncated.
-package func ljust(_ s: String, _ width: Int) -> String {
+public func ljust(_ s: String, _ width: Int) -> String {
     s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
 }
 
 /// `s` right-aligned in a field of `width` characters (C's `%Ns`, Python's `str.rjust`);
 /// never truncated.
-package func rjust(_ s: String, _ width: Int) -> String {
+public func rjust(_ s: String, _ width: Int) -> String {
     s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
 }
 
 /// Writes all of `bytes` to file descriptor `fd` (retrying short writes and EINTR), as they
 /// are: no encoding, no stdio buffer (call `fflush(nil)` first to keep the order with `print`).
-package func writeAll(_ bytes: [UInt8], to fd: Int32) {
+public func writeAll(_ bytes: [UInt8], to fd: Int32) {
     bytes.withUnsafeBytes { buf in
         var offset = 0
         while offset < buf.count {
@@ -29,9 +30,10 @@ package func writeAll(_ bytes: [UInt8], to fd: Int32) {
     }
 }
 
-/// Writes `message` to stderr as one line (a newline is added when missing).
+/// Writes `message` to stderr as one line (a newline is added when missing), or hands it to
+/// `BPF.logHandler` when one is set.
 package func warnLine(_ message: String) {
-    writeAll(Array((message.hasSuffix("\n") ? message : message + "\n").utf8), to: 2)
+    logWarning(message.hasSuffix("\n") ? String(message.dropLast()) : message)
 }
 
 private let warned = LockedBox<Set<String>>([])

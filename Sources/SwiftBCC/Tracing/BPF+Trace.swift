@@ -19,22 +19,26 @@ extension BPF {
 
     /// Reads one line from trace_pipe, as text. With `nonblocking`, returns nil when no line is
     /// waiting; with `timeout` (seconds), returns nil when none came in time; otherwise waits.
-    /// Throws `.interrupted` when SIGINT or SIGTERM arrives while waiting.
+    /// Returns nil when SIGINT or SIGTERM arrives while waiting (`BPF.isInterrupted` is then
+    /// true; a program that waits again anyway ends by the signal: see `Interrupts`).
     ///
     /// Python: `b.trace_readline(nonblocking=False)` (which returns bytes).
     public func traceReadline(nonblocking: Bool = false, timeout: Double? = nil) throws -> String? {
         let p = try pipe()
-        return try p.readLine(timeoutMs: nonblocking ? 0 : Self.milliseconds(timeout))
+        if nonblocking { return try p.readLine(timeoutMs: 0) }
+        return try Interrupts.waiting(or: nil) { try p.readLine(timeoutMs: Self.milliseconds(timeout)) }
     }
 
     /// Reads trace_pipe lines until one parses, and returns its fields (task, pid, cpu, flags,
-    /// timestamp, message). Returns nil when `nonblocking` (or `timeout`) and nothing came.
+    /// timestamp, message). Returns nil when `nonblocking` (or `timeout`) and nothing came, or
+    /// when SIGINT or SIGTERM arrived (as `traceReadline`).
     ///
     /// Python: `b.trace_fields(nonblocking=False)`.
     public func traceFields(nonblocking: Bool = false, timeout: Double? = nil) throws -> TraceFields? {
         while true {
             guard let line = try traceReadline(nonblocking: nonblocking, timeout: timeout) else { return nil }
             if let fields = TraceFields.parse(line) { return fields }
+            if Self.isInterrupted && !nonblocking { return nil }
         }
     }
 
@@ -46,7 +50,7 @@ extension BPF {
     /// Python: `b.trace_print(fmt=None)`.
     public func tracePrint(fmt: String? = nil) throws {
         do {
-            while true {
+            while !Self.isInterrupted {
                 let line: String?
                 if let fmt {
                     line = try traceFields().map { $0.format(fmt) }

@@ -1,0 +1,68 @@
+import Glibc
+
+extension BPF {
+    /// True once SIGINT or SIGTERM has arrived (or `Interrupts.request(signal:)` was called):
+    /// the condition for a main loop, `while !BPF.isInterrupted { try b.perfBufferPoll() }`.
+    /// Python: catching `KeyboardInterrupt`.
+    public static var isInterrupted: Bool { Interrupts.pendingSignal != nil }
+
+    /// The main loop of a tool: polls every open perf buffer and ring buffer, running their
+    /// callbacks, until SIGINT or SIGTERM arrives or the `BPF` is cleaned up, then returns
+    /// normally (so the program cleans up and exits 0), with stdout flushed.
+    ///
+    /// ```swift
+    /// try b["events"].openPerfBuffer { cpu, data in print(cpu, data.count) }
+    /// try b.pollLoop()
+    /// ```
+    ///
+    /// `timeout` (milliseconds, negative: none) bounds each wait, and `body`, when given, runs
+    /// after each poll (Python's loop body after `b.perf_buffer_poll(timeout)`, e.g. printing
+    /// a histogram every second with `timeout: 1000`). With both perf and ring buffers open,
+    /// each poll waits on the perf buffers for at most 50 ms and then drains the rings.
+    ///
+    /// Any other loop ends on Ctrl-C with `BPF.isInterrupted` as its condition:
+    /// `while !BPF.isInterrupted { if let f = try b.traceFields() { ... } }`.
+    ///
+    /// - Throws: what a callback or `body` throws; `.invalidArgument` when no buffer is open.
+    ///
+    /// Python: `while True: b.perf_buffer_poll()` (or `ring_buffer_poll`) with
+    /// `except KeyboardInterrupt: exit()`.
+    public func pollLoop(timeout: Int = -1, _ body: () throws -> Void = {}) throws {
+        Interrupts.install()
+        try loopUntilInterrupted {
+            let perf = !eventReaders.perfIsEmpty
+            let ring = !eventReaders.ringIsEmpty
+            switch (perf, ring) {
+            case (true, true):
+                try perfBufferPoll(timeout: timeout < 0 ? 50 : min(timeout, 50))
+                if !Self.isInterrupted { try ringBufferPoll(timeout: 0) }
+            case (true, false): try perfBufferPoll(timeout: timeout)
+            case (false, true): try ringBufferPoll(timeout: timeout)
+            case (false, false):
+                throw BPFError.invalidArgument("pollLoop: no perf or ring buffer is open; open one first with "
+                    + "b[\"events\"].openPerfBuffer { ... } or openRingBuffer { ... }.")
+            }
+            if !Self.isInterrupted { try body() }
+        }
+    }
+
+    private func loopUntilInterrupted(_ body: () throws -> Void) throws {
+        defer { fflush(nil) }
+        while !Self.isInterrupted && !isClosed {
+            do {
+                try body()
+            } catch BPFError.interrupted {
+                return
+            } catch BPFError.closed where isClosed {
+                return
+            }
+        }
+    }
+}
+
+extension EventReaders {
+    /// No perf buffer is open for `perfBufferPoll` (event streams' own do not count).
+    var perfIsEmpty: Bool { state.withLock { !$0.perf.contains { !$0.isPrivate } } }
+    /// No ring buffer is open for `ringBufferPoll`.
+    var ringIsEmpty: Bool { state.withLock { $0.ring }.isEmpty }
+}
