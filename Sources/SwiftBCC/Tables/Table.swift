@@ -48,6 +48,9 @@ public final class Table: @unchecked Sendable {
     let stateLock = Lock()
     /// Batch operations the kernel refused for this map (then done key by key).
     var unsupportedBatch: Set<BatchOperation> = []
+    /// CPU -> perf event fd opened by `openPerfEvent` (guarded by `stateLock`; closed by
+    /// `closePerfEvent` or when the Table goes).
+    var perfEventFDs: [Int32: Int32] = [:]
 
     enum BatchOperation: Hashable { case lookup, lookupAndDelete, delete, update }
 
@@ -97,7 +100,10 @@ public final class Table: @unchecked Sendable {
         (0..<bpf_num_tables(module)).compactMap { stringOrNil(bpf_table_name(module, $0)) }
     }
 
-    deinit { Glibc.close(mapFD) }
+    deinit {
+        for (_, fd) in perfEventFDs { _ = bpf_close_perf_event_fd(fd) }
+        Glibc.close(mapFD)
+    }
 
     /// The map's file descriptor (this Table's own: valid while the Table lives and the `BPF`
     /// is not cleaned up).
