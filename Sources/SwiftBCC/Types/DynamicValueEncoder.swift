@@ -138,6 +138,15 @@ struct DynamicValueEncoder: Encoder {
         var codingPath: [any CodingKey] { encoder.codingPath }
 
         mutating func next() throws -> DynamicValueEncoder {
+            // A 128-bit integer takes two 64-bit halves, low first (Python's `c_long * 2`).
+            if let half = DynamicValue.halves(of: encoder.type) {
+                guard count < 2 else {
+                    throw encoder.invalid([Any](), "more than 2 halves for \(encoder.type.description) (low, high)")
+                }
+                defer { count += 1 }
+                return DynamicValueEncoder(buffer: encoder.buffer, type: half, offset: encoder.offset + count * 8,
+                                           field: nil, codingPath: codingPath + [DynamicCodingKey(intValue: count)])
+            }
             guard case let .array(element, n) = encoder.type.kind else {
                 throw encoder.invalid([Any](), "an array was given but the C type is \(encoder.type.description)")
             }
