@@ -10,6 +10,10 @@
 #include <bcc/bcc_usdt.h>
 #include <bcc/bcc_version.h>
 
+// From bcc_elf.h (whose other declarations SwiftBCC does not need): gives the memory of
+// libbcc's unused LLVM pages back to the system. Python: BPF.free_bcc_memory().
+int bcc_free_memory(void);
+
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
 #include <sys/syscall.h>

@@ -101,7 +101,7 @@ extension KernelSuite {
                 try t.update(UInt32(1), -1)
             } throws: { error in
                 guard case .encodingFailed = error as? BPFError else { return false }
-                return "\(error)".contains("-1 does not fit unsigned long long")
+                return "\(error)".contains("as unsigned long long: -1 does not fit; pass an integer in 0...")
             }
             #expect(try t.delete(UInt32(1)))
             #expect(try !t.delete(UInt32(1)))

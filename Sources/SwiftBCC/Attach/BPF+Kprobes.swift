@@ -119,6 +119,20 @@ extension BPF {
         try detachKprobeEvent(Self.kprobeEventName(event, isReturn: true), fnName: fnName, kind: "kretprobe", event: event)
     }
 
+    /// Detaches every function attached to kprobe event `evName`, the name Python gives it
+    /// (`p_<event>` or `r_<event>`, with `+` and `.` as `_`), and removes the event. Throws
+    /// `.notAttached` when this `BPF` has no such event.
+    /// Python: `b.detach_kprobe_event(ev_name)`; libbcc: `bpf_close_perf_event_fd`, `bpf_detach_kprobe`.
+    public func detachKprobeEvent(_ evName: String) throws {
+        try detachKprobeEvent(evName, fnName: nil)
+    }
+
+    /// Detaches function `fnName` from kprobe event `evName` (all of them when nil), removing the
+    /// event when no function is left. Python: `b.detach_kprobe_event_by_fn(ev_name, fn_name)`.
+    public func detachKprobeEvent(_ evName: String, fnName: String?) throws {
+        try detachKprobeEvent(evName, fnName: fnName, kind: "kprobe event", event: evName)
+    }
+
     private func detachKprobeEvent(_ evName: String, fnName: String?, kind: String, event: String) throws {
         try state.withLock { s in
             _ = try s.requireModule()

@@ -75,14 +75,20 @@ extension BPF {
 
     /// The binary a uprobe `name` means: a path as given; else library `lib<name>.so`
     /// (`findLibrary`, in process `pid`'s mappings when `pid` > 0); else executable `name` in
-    /// `$PATH` (`findExe`).
+    /// `$PATH` (`findExe`). A path that only process `pid` sees (a container's, in another mount
+    /// namespace) is the same path under `/proc/<pid>/root`, where libbcc finds it too (Python
+    /// leaves it to libbcc, whose `bcc_resolve_symname` prefixes it).
     static func resolveBinary(_ name: String, pid: Int32 = -1) throws -> String {
         guard !name.isEmpty else {
             throw BPFError.invalidArgument("A uprobe needs a binary: a library name such as \"c\", a path, or an executable name.")
         }
         if name.contains("/") {
-            guard FileIO.exists(name) else { throw BPFError.binaryNotFound(name: name, pid: pid) }
-            return name
+            if FileIO.exists(name) { return name }
+            if pid > 0, name.hasPrefix("/") {
+                let inRoot = "/proc/\(pid)/root" + name
+                if FileIO.exists(inRoot) { return inRoot }
+            }
+            throw BPFError.binaryNotFound(name: name, pid: pid)
         }
         if let lib = findLibrary(name, pid: pid) { return lib }
         if let exe = findExe(name) { return exe }

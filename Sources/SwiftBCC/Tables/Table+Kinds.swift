@@ -140,12 +140,14 @@ extension Table {
 
     /// The instruction pointers of stack `stackId`, innermost first, up to the first zero
     /// (for a `BPF_F_STACK_BUILD_ID` table: the offsets of frames with a valid build id).
-    /// A negative id (the `-EFAULT`/`-EEXIST` that `get_stackid` returns on failure) or one
-    /// the table no longer has gives an empty array (Python raises `KeyError`).
-    /// Symbolize with `b.ksym(addr)` / `b.sym(addr, pid:)`. Python: `stack_traces.walk(stack_id)`.
-    public func walk(_ stackId: Int) throws -> [UInt64] {
+    /// `stackId` is any integer an event field or a table value gives (`Int32`, `Int64`,
+    /// `UInt64`, `UInt32`, ...). A failed `get_stackid` (`-EFAULT`, `-EEXIST`, ...), also as a
+    /// `u64` or `u32` that wrapped it, and an id the table no longer has give an empty array
+    /// (Python raises `KeyError`). Symbolize with `b.ksym(addr)` / `b.sym(addr, pid:)`.
+    /// Python: `stack_traces.walk(stack_id)`.
+    public func walk<I: BinaryInteger>(_ stackId: I) throws -> [UInt64] {
         try require(kind == .stackTrace, "walk", expected: "StackTrace (BPF_STACK_TRACE)")
-        guard stackId >= 0, stackId <= Int(UInt32.max), let raw = try lookup(rawKey: keyType.encode(stackId).bytes) else {
+        guard let id = Self.stackIndex(stackId), let raw = try lookup(rawKey: keyType.encode(id).bytes) else {
             return []
         }
         let buildID = flags & Self.stackBuildIDFlag != 0
@@ -166,9 +168,26 @@ extension Table {
         return out
     }
 
+    /// A stack id as the kernel hands it out (an `int` key, 0 ... `Int32.max`), or nil for an
+    /// error code: negative, or a negative `int`/`long` seen through a wider unsigned type
+    /// (`0xffff_fff2` or `0xffff_ffff_ffff_fff2` for `-EFAULT`).
+    static func stackIndex<I: BinaryInteger>(_ raw: I) -> Int? {
+        guard let v = Int64(exactly: raw), v >= 0, v <= Int64(Int32.max) else { return nil }
+        return Int(v)
+    }
+
+    /// The frames of a stack id read from an event or a table as a ``DynamicValue`` (any C
+    /// integer type); a failed `get_stackid` gives an empty array. Python: `stack_traces.walk(event.stack_id)`.
+    public func walk(_ stackId: DynamicValue) throws -> [UInt64] {
+        guard let id = stackId.int.map(Int.init) ?? stackId.uint.map({ Int(clamping: $0) }) else {
+            throw BPFError.invalidArgument("walk on table \(name): the stack id must be an integer, not \(stackId.type).")
+        }
+        return try walk(id)
+    }
+
     /// The frames of stack `stackId`, each passed through `resolve` (e.g. `{ b.ksym($0) }`).
     /// Python: `stack_traces.walk(stack_id, resolve=b.ksym)`.
-    public func walk(_ stackId: Int, resolve: (UInt64) -> String) throws -> [String] {
+    public func walk<I: BinaryInteger>(_ stackId: I, resolve: (UInt64) -> String) throws -> [String] {
         try walk(stackId).map(resolve)
     }
 }

@@ -34,7 +34,7 @@ extension Table {
             return kernelValue(try valueType.encode(value).bytes)
         } catch let error as BPFError where kind.isPerCPU {
             if (try? leafType.encode(value)) != nil {
-                throw BPFError.encodingFailed(type: valueType.description, detail: "per-CPU table \(name) takes one "
+                throw BPFError.encodingFailed(type: valueType.cName, detail: "per-CPU table \(name) takes one "
                     + "value per possible CPU (\(CPUs.possible.count)): pass an array of that many values")
             }
             throw error

@@ -47,6 +47,9 @@ public final class Table: @unchecked Sendable {
     weak var bpf: BPF?
     /// Batch operations the kernel refused for this map (then done key by key).
     let unsupportedBatch = LockedBox<Set<BatchOperation>>([])
+    /// CPU -> perf event fd opened by `openPerfEvent` (closed by `closePerfEvent`, by the
+    /// `BPF`'s `cleanup()`, or when the Table goes).
+    let perfEvents = LockedBox<[Int32: PerfEventFD]>([:])
 
     enum BatchOperation: Hashable { case lookup, lookupAndDelete, delete, update }
 
@@ -96,7 +99,10 @@ public final class Table: @unchecked Sendable {
         (0..<bpf_num_tables(module)).compactMap { stringOrNil(bpf_table_name(module, $0)) }
     }
 
-    deinit { Glibc.close(mapFD) }
+    deinit {
+        perfEvents.withLock { for fd in $0.values { fd.close() } }
+        Glibc.close(mapFD)
+    }
 
     /// The map's file descriptor (this Table's own: valid while the Table lives and the `BPF`
     /// is not cleaned up).

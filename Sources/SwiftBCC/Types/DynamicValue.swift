@@ -54,10 +54,24 @@ public struct DynamicValue: Sendable, Hashable, CustomStringConvertible {
         return nil
     }
 
-    /// Element `index` of an array, or nil when out of range. Python: `arr[i]`.
+    /// Element `index` of an array, or nil when out of range. A 128-bit integer indexes as
+    /// Python's `c_long * 2` (`unsigned __int128`: `c_ulong * 2`): 0 is the low 64 bits, 1 the
+    /// high. Python: `arr[i]`.
     public subscript(index: Int) -> DynamicValue? {
+        if let half = Self.halves(of: type), index == 0 || index == 1 {
+            return DynamicValue(type: half, bytes: Array(bytes[index * 8..<(index + 1) * 8]), boxed: false)
+        }
         guard case let .array(e, n) = type.kind, index >= 0, index < n else { return nil }
         return DynamicValue(type: e, bytes: Array(bytes[index * e.size..<(index + 1) * e.size]), boxed: false)
+    }
+
+    /// The half type of a 128-bit integer, as Python's ctypes models it (`c_long`/`c_ulong`).
+    static func halves(of type: TypeDescription) -> TypeDescription? {
+        switch type.kind {
+        case .scalar(.int128): return .scalar(.long)
+        case .scalar(.unsignedInt128): return .scalar(.unsignedLong)
+        default: return nil
+        }
     }
 
     /// Named members with their values, members of anonymous structs/unions flattened in,
@@ -70,8 +84,10 @@ public struct DynamicValue: Sendable, Hashable, CustomStringConvertible {
         return out
     }
 
-    /// The elements of an array (empty for other types).
+    /// The elements of an array, the two 64-bit halves of a 128-bit integer (low first, as
+    /// Python's `list(v)`), empty for other types.
     public var elements: [DynamicValue] {
+        if Self.halves(of: type) != nil { return [self[0]!, self[1]!] }
         guard case let .array(_, n) = type.kind else { return [] }
         return (0..<n).compactMap { self[$0] }
     }

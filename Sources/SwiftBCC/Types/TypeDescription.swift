@@ -416,11 +416,36 @@ public struct TypeDescription: Sendable, Hashable, CustomStringConvertible {
             return inner.declaration(named: nil) + suffix + dims
         case let .enumeration(name, cases):
             return "enum \(name) { \(cases.joined(separator: ", ")) }" + suffix
-        case let .structure(name, fields, packed):
+        case let .structure(name, fields, _):
             return "struct " + (name.isEmpty ? "" : name + " ") + "{ " + Self.memberList(fields) + "}"
-                + (packed && alignment == 1 ? " __attribute__((packed))" : "") + suffix
+                + (isPackedLayout ? " __attribute__((packed))" : "") + suffix
         case let .union(name, fields):
             return "union " + (name.isEmpty ? "" : name + " ") + "{ " + Self.memberList(fields) + "}" + suffix
+        }
+    }
+
+    /// True when only `__attribute__((packed))` gives this layout: a member sits off its
+    /// alignment (or the size is no multiple of it). libbcc marks every struct it pads itself
+    /// `"struct_packed"`, so that mark alone does not say the C struct was declared packed; a
+    /// struct of `char`s alone is never shown as packed.
+    public var isPackedLayout: Bool {
+        guard case let .structure(_, fields, packed) = kind, packed, alignment == 1 else { return false }
+        return fields.contains { $0.type.alignment > 1 }
+    }
+
+    /// The type's C name without its members: `unsigned int`, `char[16]`, `struct key_t`,
+    /// `union u`, `enum e` (`struct (anonymous)` for an anonymous record), for messages.
+    public var cName: String {
+        switch kind {
+        case let .scalar(s): return s.cName
+        case .array:
+            var dims = ""
+            var inner = self
+            while case let .array(e, n) = inner.kind { dims += "[\(n)]"; inner = e }
+            return inner.cName + dims
+        case let .structure(name, _, _): return "struct " + (name.isEmpty ? "(anonymous)" : name)
+        case let .union(name, _): return "union " + (name.isEmpty ? "(anonymous)" : name)
+        case let .enumeration(name, _): return "enum " + (name.isEmpty ? "(anonymous)" : name)
         }
     }
 
