@@ -6,7 +6,7 @@ import Testing
 extension KernelSuite {
     /// The event examples' primary path, a real kprobe: runs in the VM lane (scripts/vm-test) on
     /// Debian's 6.1 kernel; skipped, with the probe's reason, on a kernel without kprobes.
-    @Suite("Event examples on kprobes", .requiresKprobes)
+    @Suite("Event examples on kprobes", .requiresKprobes, .tags(.vmLane))
     struct EventKprobeExampleTests {
         @Test("HelloBuffer attaches a real kprobe to execve and prints pid uid command Hello World")
         func helloBufferKprobe() throws {

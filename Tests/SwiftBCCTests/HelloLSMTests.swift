@@ -6,7 +6,7 @@ import Testing
 extension KernelSuite {
     @Suite("HelloLSM example", .requiresBPF)
     struct HelloLSMTests {
-        @Test("prints the file and command of another user's reads", .requiresKfunc)
+        @Test("prints the file and command of another user's reads", .requiresKfunc, .tags(.vmLane))
         func printsAccesses() throws {
             TracePipeLock.acquire()
             let uid = UInt32.random(in: 42000...42999)

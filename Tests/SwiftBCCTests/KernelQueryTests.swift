@@ -111,7 +111,7 @@ extension KernelSuite {
             #expect(throws: BPFError.self) { try b.attachKprobe(eventRe: "no_such_kernel_function_xyz", fnName: "on_any") }
         }
 
-        @Test("attachKprobe(eventRe:) and attachKretprobe(eventRe:) attach every match", .requiresKprobes)
+        @Test("attachKprobe(eventRe:) and attachKretprobe(eventRe:) attach every match", .requiresKprobes, .tags(.vmLane))
         func withKprobes() throws {
             let b = try BPF(text: Self.program)
             defer { b.cleanup() }

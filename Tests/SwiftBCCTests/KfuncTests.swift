@@ -8,7 +8,7 @@ extension KernelSuite {
     struct KfuncTests {
         let tgid = getpid()
 
-        @Test("feature probes try the real thing and say what happened")
+        @Test("feature probes try the real thing and say what happened", .tags(.vmLane))
         func featureProbes() throws {
             #expect(BPF.supportRawTracepoint())
             #expect(BPF.rawTracepointSupport.reason == "a raw tracepoint on sys_enter works")
@@ -62,7 +62,7 @@ extension KernelSuite {
             #expect(loadedProgramNames().filter { $0 == programName }.count == before)
         }
 
-        @Test("kfunc and kretfunc count vfs_read calls of this process; auto-attach and detach", .requiresKfunc)
+        @Test("kfunc and kretfunc count vfs_read calls of this process; auto-attach and detach", .requiresKfunc, .tags(.vmLane))
         func kfuncCounts() throws {
             let b = try BPF(text: """
                 BPF_ARRAY(counts, u64, 2);
@@ -99,7 +99,7 @@ extension KernelSuite {
             }
         }
 
-        @Test("a failed kfunc attach leaves a function loaded before (by the user) loaded and usable", .requiresKfunc)
+        @Test("a failed kfunc attach leaves a function loaded before (by the user) loaded and usable", .requiresKfunc, .tags(.vmLane))
         func failedAttachKeepsLoadedFunction() throws {
             let target = BPF.kfuncProbeTarget
             let name = "kfunc__\(target)"
@@ -134,7 +134,7 @@ extension KernelSuite {
             return line.flatMap { UInt32($0.dropFirst("prog_id:".count).trimmingCharacters(in: .whitespaces)) }
         }
 
-        @Test("LSM_PROBE on file_permission sees this process's reads", .requiresLSM)
+        @Test("LSM_PROBE on file_permission sees this process's reads", .requiresLSM, .tags(.vmLane))
         func lsmCounts() throws {
             let b = try BPF(text: """
                 struct file;

@@ -32,7 +32,7 @@ func noKprobesLeft(on function: String, pid: Int32 = getpid()) -> Bool {
 extension KernelSuite {
     /// Real kprobes: run in the VM lane (scripts/vm-test) on Debian's 6.1 kernel; skipped, with
     /// the probe's reason, on a kernel without kprobes.
-    @Suite("Kprobes", .requiresKprobes)
+    @Suite("Kprobes", .requiresKprobes, .tags(.vmLane))
     struct KprobeTests {
         let tgid = getpid()
 
@@ -172,7 +172,7 @@ extension KernelSuite {
 
     /// Programs that read kernel structs: right only with the running kernel's own headers
     /// (the VM lane); skipped on the 6.18 host, whose headers are 6.1's.
-    @Suite("Kernel structs", .requiresExactKernelHeaders)
+    @Suite("Kernel structs", .requiresExactKernelHeaders, .tags(.vmLane))
     struct KernelStructTests {
         @Test("task->tgid and task->real_parent->tgid read through the headers match getpid/getppid")
         func taskStruct() throws {
@@ -195,7 +195,7 @@ extension KernelSuite {
     }
 
     /// The examples' kprobe paths (VM lane): no tracepoint fallback may happen.
-    @Suite("Kprobe examples", .requiresKprobes)
+    @Suite("Kprobe examples", .requiresKprobes, .tags(.vmLane))
     struct KprobeExampleTests {
         init() { TracePipeLock.acquire() }
 

@@ -166,7 +166,7 @@ extension KernelSuite {
             }
         }
 
-        @Test("detachKprobeEvent by Python's event name, one function or all", .requiresKprobes)
+        @Test("detachKprobeEvent by Python's event name, one function or all", .requiresKprobes, .tags(.vmLane))
         func detachKprobeEvent() throws {
             let b = try BPF(text: "int f1(void *ctx) { return 0; } int f2(void *ctx) { return 0; }")
             defer { b.cleanup() }

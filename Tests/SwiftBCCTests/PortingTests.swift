@@ -38,7 +38,7 @@ extension KernelSuite {
     struct AttachSyscallTests {
         init() { TracePipeLock.acquire() }
 
-        @Test("attachSyscall attaches a kprobe on the syscall function, or the sys_enter tracepoint with one stderr line; the program runs either way")
+        @Test("attachSyscall attaches a kprobe on the syscall function, or the sys_enter tracepoint with one stderr line; the program runs either way", .tags(.vmLane))
         func syscallProbe() throws {
             let marker = uniqueMarker("sys")
             let fn = uniqueFunctionName("on_sys")
