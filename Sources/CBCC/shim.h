@@ -91,6 +91,20 @@ static inline int swiftbcc_prog_detach(int prog_fd, int target_fd, int attach_ty
     return (int)syscall(__NR_bpf, BPF_PROG_DETACH, &attr, sizeof(attr));
 }
 
+// BPF_LINK_CREATE (kernel 5.7+; XDP links 5.9+): the link fd owns the attachment, which the
+// kernel removes when the last fd to it closes, even when the process is killed.
+static inline int swiftbcc_link_create(int prog_fd, int target_fd, int attach_type, unsigned int flags) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.link_create.prog_fd = prog_fd;
+    attr.link_create.target_fd = target_fd;
+    attr.link_create.attach_type = attach_type;
+    attr.link_create.flags = flags;
+    return (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+}
+
+static inline int swiftbcc_attach_type_xdp(void) { return BPF_XDP; }
+
 // BPF_OBJ_PIN / BPF_OBJ_GET (libbcc declares bpf_obj_pin but does not export it).
 static inline int swiftbcc_obj_pin(int fd, const char *path) {
     union bpf_attr attr;

@@ -177,7 +177,8 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
             if !detail.isEmpty { s += "\n" + detail }
             return s
         case let .interrupted(signal):
-            return "Interrupted by signal \(signal) (\(signal == 2 ? "SIGINT" : signal == 15 ? "SIGTERM" : "signal"))."
+            let name = [SIGINT: "SIGINT", SIGTERM: "SIGTERM", SIGHUP: "SIGHUP", SIGQUIT: "SIGQUIT"][signal] ?? "signal"
+            return "Interrupted by signal \(signal) (\(name))."
         case let .tableNotFound(name, available):
             return "The BPF program has no table named \(name); it declares "
                 + (available.isEmpty ? "no tables" : available.joined(separator: ", ")) + "."

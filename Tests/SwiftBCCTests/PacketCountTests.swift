@@ -48,5 +48,29 @@ extension KernelSuite {
             #expect(bad.wait(timeout: 30) != 0)
             #expect(bad.stderr.contains("no network device nosuchdev0"), "stderr: \(bad.stderr)")
         }
+
+        @Test("SIGHUP, SIGQUIT (detach, exit 0) and SIGKILL (the kernel drops the XDP link) leave no XDP program on the device",
+              arguments: [SIGHUP, SIGQUIT, SIGKILL])
+        func nothingLeftAfterSignal(signal: Int32) throws {
+            let ns = try VethNamespace()
+            defer { ns.close() }
+            let child = try Child("/usr/bin/nsenter", ["--net=\(ns.netnsPath)", try examplePath("PacketCount"), "--dev", ns.inner])
+            #expect(eventually(timeout: 30) { ns.hasXDP(ns.inner, inside: true) || !child.process.isRunning },
+                    "PacketCount attached no XDP program; stderr: \(child.stderr)")
+            try #require(child.process.isRunning, "PacketCount exited; stderr: \(child.stderr)")
+            let programsBefore = loadedProgramNames().filter { $0 == "hello_packet" }.count
+            #expect(programsBefore >= 1)
+            kill(child.process.processIdentifier, signal)
+            let status = child.wait(timeout: 10)
+            if signal == SIGKILL {
+                #expect(child.process.terminationReason == .uncaughtSignal && status == SIGKILL)
+            } else {
+                #expect(status == 0, "stderr: \(child.stderr)")
+            }
+            #expect(eventually(timeout: 5) { !ns.hasXDP(ns.inner, inside: true) },
+                    "the XDP program is still attached after signal \(signal)")
+            #expect(eventually(timeout: 5) { loadedProgramNames().filter { $0 == "hello_packet" }.count < programsBefore },
+                    "the program is still loaded after signal \(signal)")
+        }
     }
 }

@@ -1,11 +1,13 @@
 import Glibc
 import Synchronization
 
-/// Ctrl-C and SIGTERM for event loops.
+/// Ctrl-C, SIGTERM, SIGHUP and SIGQUIT for event loops.
 ///
 /// The first time a SwiftBCC call blocks waiting for the kernel (a trace_pipe read, a perf or
-/// ring buffer poll), SwiftBCC installs handlers for SIGINT and SIGTERM, unless the program
-/// has installed its own. From then on, the rule is the same for every public blocking call
+/// ring buffer poll), SwiftBCC installs handlers for SIGINT, SIGTERM, SIGHUP (a closed
+/// terminal or ssh session) and SIGQUIT (Ctrl-\\), unless the program has installed its own
+/// (or ignores one, as under nohup): each stops the program the same way, so it detaches and
+/// exits 0 instead of dying with its probes, programs and XDP attachments still in the kernel. From then on, the rule is the same for every public blocking call
 /// (`tracePrint`, `traceReadline`, `traceFields`, `perfBufferPoll`, `ringBufferPoll`,
 /// `pollLoop`):
 ///
@@ -29,13 +31,16 @@ import Synchronization
 /// ends and the program goes on). Nonblocking calls (`perfBufferConsume`, `ringBufferConsume`,
 /// timeout 0 reads) work as usual after a stop, so a program may drain what is left.
 public enum Interrupts {
+    /// The signals that stop a SwiftBCC program cleanly.
+    public static let stopSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+
     /// The signal that arrived, or nil.
     public static var pendingSignal: Int32? {
         let s = pending.load(ordering: .acquiring)
         return s == 0 ? nil : s
     }
 
-    /// Installs the SIGINT/SIGTERM handlers now (they are otherwise installed lazily by the
+    /// Installs the handlers of `stopSignals` now (they are otherwise installed lazily by the
     /// first blocking call). Signals whose disposition the program changed are left alone.
     public static func install() {
         installLock.withLock {
@@ -54,11 +59,12 @@ public enum Interrupts {
             _ = pending.load(ordering: .relaxed)
             _ = delivered.load(ordering: .relaxed)
             unblock()
-            for sig in [SIGINT, SIGTERM] {
+            for sig in stopSignals {
                 var old = sigaction()
                 sigaction(sig, nil, &old)
-                // Leave a handler the program installed alone; replace only the default.
-                if old.__sigaction_handler.sa_handler != nil { continue }
+                // Leave a handler the program installed (or SIG_IGN, as under nohup) alone; replace
+                // the default, and the Swift runtime's crash backtracer, which takes SIGQUIT.
+                if old.__sigaction_handler.sa_handler != nil && !isSwiftRuntimeHandler(old) { continue }
                 var action = sigaction()
                 // Async-signal-safe: a lock-free atomic store and write(2); errno is restored so
                 // the interrupted code's errno survives (a full pipe sets EAGAIN).
@@ -77,14 +83,27 @@ public enum Interrupts {
         }
     }
 
-    /// Unblocks SIGINT and SIGTERM on the calling thread. A blocked mask is inherited across
+    /// True when `action` is the Swift runtime's own handler (its backtracer handles SIGQUIT
+    /// as a crash), which a stop signal replaces.
+    static func isSwiftRuntimeHandler(_ action: sigaction) -> Bool {
+        guard let handler = unsafeBitCast(action.__sigaction_handler.sa_handler, to: UnsafeRawPointer?.self),
+              UInt(bitPattern: handler) > 1 else { return false }
+        let address = UInt(bitPattern: handler)
+        // Where libswiftCore is mapped (/proc/self/maps: "start-end perms offset dev inode path").
+        for line in (FileIO.read("/proc/self/maps") ?? "").split(separator: "\n") where line.hasSuffix("libswiftCore.so") {
+            let range = line.prefix { $0 != " " }.split(separator: "-").compactMap { UInt($0, radix: 16) }
+            if range.count == 2, range[0] <= address, address < range[1] { return true }
+        }
+        return false
+    }
+
+    /// Unblocks the stop signals on the calling thread. A blocked mask is inherited across
     /// exec (a test runner or service manager may pass one on), and a blocked signal would
     /// never reach the handler.
     static func unblock() {
         var set = sigset_t()
         sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
+        for sig in stopSignals { sigaddset(&set, sig) }
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
