@@ -119,7 +119,7 @@ public final class BPF: @unchecked Sendable {
         try CFlags.validate(cflags)
         KernelInfo.warnOnceIfHeadersMismatch()
         StaleProbes.reap()
-        let text = try Self.prependingUSDTArguments(usdtContexts, to: programText)
+        let text = CountedRingBuffers.rewrite(try Self.prependingUSDTArguments(usdtContexts, to: programText))
         let (module, output) = StderrCapture.capture(includingStdout: true) {
             withCStringArray(cflags) { array, count in
                 bpf_module_create_c_from_string(text, debug.rawValue, array, count, allowRlimit, device)
