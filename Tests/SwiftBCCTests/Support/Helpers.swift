@@ -88,7 +88,9 @@ final class Child {
         if process.isRunning {
             process.terminate()
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            // Bounded: never wait without a deadline for Foundation to see the exit.
+            let killedBy = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < killedBy { usleep(20_000) }
             return nil
         }
         return process.terminationStatus
