@@ -47,6 +47,10 @@ static inline int swiftbcc_map_get_next_id(__u32 start, __u32 *next) {
     return swiftbcc_get_next_id(BPF_MAP_GET_NEXT_ID, start, next);
 }
 
+static inline int swiftbcc_link_get_next_id(__u32 start, __u32 *next) {
+    return swiftbcc_get_next_id(BPF_LINK_GET_NEXT_ID, start, next);
+}
+
 static inline int swiftbcc_prog_get_fd_by_id(__u32 id) {
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));

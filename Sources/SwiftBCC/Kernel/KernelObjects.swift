@@ -30,6 +30,30 @@ public enum KernelObjects {
         return result
     }
 
+    /// The ids of every BPF map the kernel has now.
+    public static func mapIDs() -> Set<UInt32> { ids(swiftbcc_map_get_next_id) }
+
+    /// The ids of every BPF link the kernel has now (XDP, raw tracepoint, kfunc/LSM links).
+    public static func linkIDs() -> Set<UInt32> { ids(swiftbcc_link_get_next_id) }
+
+    private static func ids(_ next: (UInt32, UnsafeMutablePointer<UInt32>) -> Int32) -> Set<UInt32> {
+        var result = Set<UInt32>()
+        var id: UInt32 = 0
+        while next(id, &id) == 0 { result.insert(id) }
+        return result
+    }
+
+    /// The kprobe and uprobe events in tracefs now (`kprobe_events`, `uprobe_events` lines):
+    /// a killed tracer that used tracefs (not the perf PMUs) leaves its events here.
+    public static func probeEvents() -> Set<String> {
+        guard let root = Tracefs.root else { return [] }
+        var lines = Set<String>()
+        for file in ["kprobe_events", "uprobe_events"] {
+            for line in (FileIO.read(root + "/" + file) ?? "").split(separator: "\n") { lines.insert(String(line)) }
+        }
+        return lines
+    }
+
     /// The prefixes libbcc drops from a function's name before it gives the name to the kernel,
     /// in the order it tries them (the first match only), whatever the program type.
     /// libbcc 0.26: `bcc_prog_load_xattr`.
