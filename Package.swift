@@ -15,6 +15,9 @@ let package = Package(
         .executable(name: "HelloBuffer", targets: ["HelloBuffer"]),
         .executable(name: "HelloPerfOutput", targets: ["HelloPerfOutput"]),
         .executable(name: "HelloRingBuffer", targets: ["HelloRingBuffer"]),
+        // bcc tools (Sources/Tools): the shared tool module and one executable per tool.
+        .library(name: "BCCTools", targets: ["BCCTools"]),
+        .executable(name: "execsnoop", targets: ["execsnoop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -96,7 +99,18 @@ let package = Package(
             dependencies: ["SwiftBCC", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Benchmarks/EventPathBench"
         ),
-        .testTarget(name: "SwiftBCCTests", dependencies: ["SwiftBCC"]),
+        .testTarget(name: "SwiftBCCTests", dependencies: ["SwiftBCC", "BCCTools"]),
+        // bcc tools (Sources/Tools).
+        .target(
+            name: "BCCTools",
+            dependencies: ["SwiftBCC", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/BCCTools"
+        ),
+        .executableTarget(
+            name: "execsnoop",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/execsnoop"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
