@@ -18,6 +18,7 @@ let package = Package(
         // bcc tools (Sources/Tools): the shared tool module and one executable per tool.
         .library(name: "BCCTools", targets: ["BCCTools"]),
         .executable(name: "execsnoop", targets: ["execsnoop"]),
+        .executable(name: "opensnoop", targets: ["opensnoop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -110,6 +111,11 @@ let package = Package(
             name: "execsnoop",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/execsnoop"
+        ),
+        .executableTarget(
+            name: "opensnoop",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/opensnoop"
         ),
     ],
     swiftLanguageModes: [.v6]

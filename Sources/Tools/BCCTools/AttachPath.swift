@@ -1,3 +1,4 @@
+import Glibc
 import SwiftBCC
 
 /// How a tool's program attaches: BPF trampolines (fentry/kfunc), kprobes, or tracepoints.
@@ -36,7 +37,11 @@ public enum AttachSelection {
         switch kind {
         case .kfunc:
             let support = BPF.kfuncSupport
-            return support.isSupported ? nil : firstLine(support.reason)
+            if support.isSupported { return nil }
+            if case let .kernelRefused(_, code, _, _)? = support.error {
+                return "the kernel refused a test fentry program (\(String(cString: strerror(code))), although privileged)"
+            }
+            return String(firstLine(support.reason).prefix(200))
         case .kprobe:
             return KernelInfo.hasKprobes ? nil : "this kernel has no kprobes (CONFIG_KPROBES is off)"
         case .tracepoint:
