@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "BCCTools", targets: ["BCCTools"]),
         .executable(name: "execsnoop", targets: ["execsnoop"]),
         .executable(name: "opensnoop", targets: ["opensnoop"]),
+        .executable(name: "exitsnoop", targets: ["exitsnoop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -116,6 +117,11 @@ let package = Package(
             name: "opensnoop",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/opensnoop"
+        ),
+        .executableTarget(
+            name: "exitsnoop",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/exitsnoop"
         ),
     ],
     swiftLanguageModes: [.v6]
