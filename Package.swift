@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "execsnoop", targets: ["execsnoop"]),
         .executable(name: "opensnoop", targets: ["opensnoop"]),
         .executable(name: "exitsnoop", targets: ["exitsnoop"]),
+        .executable(name: "killsnoop", targets: ["killsnoop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -122,6 +123,11 @@ let package = Package(
             name: "exitsnoop",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/exitsnoop"
+        ),
+        .executableTarget(
+            name: "killsnoop",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/killsnoop"
         ),
     ],
     swiftLanguageModes: [.v6]
