@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "opensnoop", targets: ["opensnoop"]),
         .executable(name: "exitsnoop", targets: ["exitsnoop"]),
         .executable(name: "killsnoop", targets: ["killsnoop"]),
+        .executable(name: "syncsnoop", targets: ["syncsnoop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -128,6 +129,11 @@ let package = Package(
             name: "killsnoop",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/killsnoop"
+        ),
+        .executableTarget(
+            name: "syncsnoop",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/syncsnoop"
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -21,6 +21,9 @@ enum ToolTest {
     /// token in its "options:" section. Empty when the tool has no argument parser (syncsnoop
     /// ignores its arguments and starts tracing).
     static func pythonFlags(_ tool: String) throws -> [String] {
+        // A tool without argparse would start tracing on -h (and run until killed).
+        let source = try String(contentsOfFile: pythonToolPath(tool), encoding: .utf8)
+        guard source.contains("argparse") else { return [] }
         let out = try run("/usr/bin/python3", [pythonToolPath(tool), "-h"], timeout: 30)
         guard out.stdout.contains("usage:") else { return [] }
         var flags: [String] = []
