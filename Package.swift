@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "exitsnoop", targets: ["exitsnoop"]),
         .executable(name: "killsnoop", targets: ["killsnoop"]),
         .executable(name: "syncsnoop", targets: ["syncsnoop"]),
+        .executable(name: "statsnoop", targets: ["statsnoop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -134,6 +135,11 @@ let package = Package(
             name: "syncsnoop",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/syncsnoop"
+        ),
+        .executableTarget(
+            name: "statsnoop",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/statsnoop"
         ),
     ],
     swiftLanguageModes: [.v6]

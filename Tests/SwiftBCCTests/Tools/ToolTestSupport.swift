@@ -148,6 +148,17 @@ enum ToolTest {
         return rc
     }
 
+    /// statfs(2) on `path` from this process, through libc's `statfs` (Swift's Glibc module does
+    /// not import it): 0, or -1 with errno set.
+    @discardableResult
+    static func statfs(_ path: String) -> Int32 {
+        typealias Fn = @convention(c) (UnsafePointer<CChar>, UnsafeMutableRawPointer) -> Int32
+        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "statfs") else { return -1 }  // RTLD_DEFAULT
+        let fn = unsafeBitCast(sym, to: Fn.self)
+        var buffer = [UInt8](repeating: 0, count: 512)  // struct statfs is 120 bytes on x86_64
+        return buffer.withUnsafeMutableBytes { fn(path, $0.baseAddress!) }
+    }
+
     /// A directory for one test's files, removed by the caller.
     static func temporaryDirectory(_ marker: String) throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftbcc-tools-\(marker)")
