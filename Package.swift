@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "killsnoop", targets: ["killsnoop"]),
         .executable(name: "syncsnoop", targets: ["syncsnoop"]),
         .executable(name: "statsnoop", targets: ["statsnoop"]),
+        .executable(name: "syscount", targets: ["syscount"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -140,6 +141,11 @@ let package = Package(
             name: "statsnoop",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/statsnoop"
+        ),
+        .executableTarget(
+            name: "syscount",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/syscount"
         ),
     ],
     swiftLanguageModes: [.v6]

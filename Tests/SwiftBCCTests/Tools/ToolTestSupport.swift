@@ -96,10 +96,21 @@ enum ToolTest {
     /// Starts the Python original with unbuffered output; nil when it exits (dies) before
     /// printing `headerLines` lines.
     static func startPython(_ tool: String, _ args: [String], headerLines: Int = 1) throws -> Child? {
-        let child = try start("/usr/bin/python3", [pythonToolPath(tool)] + args, waitForLines: headerLines,
-                              timeout: 90, environment: ["PYTHONUNBUFFERED": "1"])
+        let child = try start("/usr/bin/python3", ["-c", pythonLauncher, pythonToolPath(tool)] + args,
+                              waitForLines: headerLines, timeout: 90, environment: ["PYTHONUNBUFFERED": "1"])
         return child.process.isRunning && child.stdoutLines.count >= headerLines ? child : nil
     }
+
+    /// Runs the script in argv[1] as __main__ with SIGINT unblocked and raising
+    /// KeyboardInterrupt: the test runner may hand its children a mask that blocks SIGINT (or an
+    /// ignored disposition), and Python would then never see Ctrl-C.
+    static let pythonLauncher = """
+        import runpy, signal, sys
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT, signal.SIGTERM])
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        sys.argv = sys.argv[1:]
+        runpy.run_path(sys.argv[0], run_name="__main__")
+        """
 
     /// Sends `signal` and waits for the exit status.
     static func stop(_ child: Child, signal: Int32 = SIGINT, timeout: Double = 20) -> Int32? {
