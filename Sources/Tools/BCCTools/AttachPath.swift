@@ -1,8 +1,9 @@
+import ArgumentParser
 import Glibc
 import SwiftBCC
 
 /// How a tool's program attaches: BPF trampolines (fentry/kfunc), kprobes, or tracepoints.
-public enum AttachKind: String, Sendable {
+public enum AttachKind: String, Sendable, CaseIterable, ExpressibleByArgument {
     case kfunc
     case kprobe
     case tracepoint

@@ -3,8 +3,9 @@ import Glibc
 import SwiftBCC
 
 /// Options every tool takes besides its Python original's, all hidden from `--help`:
-/// `--ebpf` prints the BPF program and exits (as every Python tool's hidden `--ebpf` does), and
-/// `--max-events N` exits 0 after N output rows, so tests and scripts can run a tool unattended.
+/// `--ebpf` prints the BPF program and exits (as every Python tool's hidden `--ebpf` does),
+/// `--max-events N` exits 0 after N output rows, so tests and scripts can run a tool unattended,
+/// and `--attach kfunc|kprobe|tracepoint` uses that attach path only (no fallback).
 public struct CommonOptions: ParsableArguments {
     @Flag(name: .customLong("ebpf"), help: .hidden)
     public var ebpf = false
@@ -12,10 +13,25 @@ public struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("max-events"), help: .hidden)
     public var maxEvents: Int?
 
+    @Option(name: .customLong("attach"), help: .hidden)
+    public var attach: AttachKind?
+
     public init() {}
 
     public func validate() throws {
         if let maxEvents, maxEvents < 1 { throw ValidationError("--max-events must be at least 1") }
+    }
+
+    /// The attach paths to try: all of `paths`, or with `--attach` the one of that kind.
+    /// - Throws: `ToolError` when the tool has no path of the kind asked for.
+    public func choose(_ paths: [AttachPath]) throws -> [AttachPath] {
+        guard let attach else { return paths }
+        let chosen = paths.filter { $0.kind == attach }
+        guard !chosen.isEmpty else {
+            throw ToolError("--attach \(attach.rawValue): this tool has no \(attach.rawValue) attach path; it has "
+                + paths.map(\.kind.rawValue).joined(separator: ", ") + ".")
+        }
+        return chosen
     }
 }
 

@@ -245,10 +245,10 @@ struct Execsnoop: ParsableCommand {
                        program: try program(Self.tracepointText)) { _ in },
         ]
         if common.ebpf {
-            print(AttachSelection.firstAvailable(paths).program)
+            print(AttachSelection.firstAvailable(try common.choose(paths)).program)
             return
         }
-        let (b, _) = try AttachSelection.load(tool: "execsnoop", paths: paths)
+        let (b, _) = try AttachSelection.load(tool: "execsnoop", paths: try common.choose(paths))
         let nameRegex = try name.map { try regex($0, "--name") }
         let lineRegex = try line.map { try regex($0, "--line") }
 

@@ -119,10 +119,10 @@ struct Exitsnoop: ParsableCommand {
         let timestamp = self.timestamp || utc
         let path = AttachPath(.tracepoint, targets: "sched:sched_process_exit", program: program) { _ in }
         if common.ebpf {
-            print(path.program)
+            print(try common.choose([path])[0].program)
             return
         }
-        let (b, _) = try AttachSelection.load(tool: "exitsnoop", paths: [path])
+        let (b, _) = try AttachSelection.load(tool: "exitsnoop", paths: try common.choose([path]))
 
         var header = ""
         if timestamp { header += pad("TIME-" + (utc ? "UTC" : TimeFormat.zoneName), 13) }

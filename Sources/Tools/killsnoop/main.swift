@@ -166,10 +166,10 @@ struct Killsnoop: ParsableCommand {
                        program: program(Self.tracepointText)) { _ in },
         ]
         if common.ebpf {
-            print(AttachSelection.firstAvailable(paths).program)
+            print(AttachSelection.firstAvailable(try common.choose(paths)).program)
             return
         }
-        let (b, _) = try AttachSelection.load(tool: "killsnoop", paths: paths)
+        let (b, _) = try AttachSelection.load(tool: "killsnoop", paths: try common.choose(paths))
         let width = Self.pidWidth
         emitLine("\(pad("TIME", 9)) \(pad("PID", width)) \(pad("COMM", 16)) \(pad("SIG", 4)) \(pad("TPID", width)) RESULT")
 

@@ -397,10 +397,10 @@ struct Opensnoop: ParsableCommand {
     func run() throws {
         let paths = try paths()
         if common.ebpf {
-            print(AttachSelection.firstAvailable(paths).program)
+            print(AttachSelection.firstAvailable(try common.choose(paths)).program)
             return
         }
-        let (b, _) = try AttachSelection.load(tool: "opensnoop", paths: paths)
+        let (b, _) = try AttachSelection.load(tool: "opensnoop", paths: try common.choose(paths))
 
         var header = ""
         if timestamp { header += pad("TIME(s)", 14) }

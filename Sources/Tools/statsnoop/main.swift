@@ -159,10 +159,10 @@ struct Statsnoop: ParsableCommand {
                        program: program(Self.tracepointText(tracepointSyscalls))) { _ in },
         ]
         if common.ebpf {
-            print(AttachSelection.firstAvailable(paths).program)
+            print(AttachSelection.firstAvailable(try common.choose(paths)).program)
             return
         }
-        let (b, _) = try AttachSelection.load(tool: "statsnoop", paths: paths)
+        let (b, _) = try AttachSelection.load(tool: "statsnoop", paths: try common.choose(paths))
 
         emitLine((timestamp ? pad("TIME(s)", 14) : "") + "\(pad("PID", 7)) \(pad("COMM", 16)) \(padLeft("FD", 4)) \(padLeft("ERR", 3)) PATH")
         let session = ToolSession(tool: "statsnoop", maxEvents: common.maxEvents)

@@ -44,10 +44,10 @@ struct Syncsnoop: ParsableCommand {
             AttachPath(.tracepoint, targets: "syscalls:sys_enter_sync", program: Self.common + Self.tracepointText) { _ in },
         ]
         if common.ebpf {
-            print(AttachSelection.firstAvailable(paths).program)
+            print(AttachSelection.firstAvailable(try common.choose(paths)).program)
             return
         }
-        let (b, _) = try AttachSelection.load(tool: "syncsnoop", paths: paths)
+        let (b, _) = try AttachSelection.load(tool: "syncsnoop", paths: try common.choose(paths))
         emitLine("\(pad("TIME(s)", 18)) CALL")
         let session = ToolSession(tool: "syncsnoop", maxEvents: common.maxEvents)
         try b["events"].openPerfBuffer(of: UInt64.self) { _, ts in

@@ -220,10 +220,10 @@ struct Syscount: ParsableCommand {
         let path = AttachPath(.tracepoint, targets: "raw_syscalls:sys_enter, raw_syscalls:sys_exit",
                               program: program(syscallNumber: syscallNumber)) { _ in }
         if common.ebpf {
-            print(path.program)
+            print(try common.choose([path])[0].program)
             return
         }
-        let (b, _) = try AttachSelection.load(tool: "syscount", paths: [path])
+        let (b, _) = try AttachSelection.load(tool: "syscount", paths: try common.choose([path]))
         let interval = self.interval ?? duration ?? 99_999_999
 
         let failed = failures ? "failed " : ""
