@@ -62,9 +62,11 @@ public enum KernelFields {
 
     /// The C text defining the helpers for `fields` (and what they need); put it before the
     /// code that calls them.
-    public static func cHelpers(_ fields: Set<KernelField>) -> String {
+    /// `useBTF: false` takes the offsets from the headers even where BTF exists (for tests,
+    /// and to compare with what the Python tools read).
+    public static func cHelpers(_ fields: Set<KernelField>, useBTF: Bool = true) -> String {
         guard !fields.isEmpty else { return "" }
-        let btf = btfOffsets
+        let btf = useBTF ? btfOffsets : nil
         var text = "#include <linux/sched.h>\n"
         if btf == nil {
             if fields.contains(.mountNamespace) {
@@ -88,6 +90,8 @@ public enum KernelFields {
                 text += "#include <linux/fs_struct.h>\n#include <linux/dcache.h>\n"
             }
         }
+        // Guards: a program may get helpers from several places (a tool's own and --mntnsmap's).
+        text += "#ifndef BCCTOOLS_HELPERS_COMMON\n#define BCCTOOLS_HELPERS_COMMON\n"
         for (macro, structName, path) in offsets {
             let value = btf.map { String($0[macro]!) } ?? headerOffset(structName, path)
             text += "#define \(macro) (\(value))\n"
@@ -102,41 +106,34 @@ public enum KernelFields {
         static __always_inline void *bcctools_read_ptr(const void *base, u64 off) {
             void *v = 0; if (base) bpf_probe_read_kernel(&v, sizeof(v), (const char *)base + off); return v;
         }
+        #endif
 
         """
-        if fields.contains(.tgid) {
-            text += "static __always_inline u32 bcctools_task_tgid(void *task) { return bcctools_read_u32(task, BCCTOOLS_OFF_TASK_TGID); }\n"
+        func guarded(_ field: KernelField, _ code: String) -> String {
+            let name = "BCCTOOLS_HELPER_" + field.rawValue.uppercased()
+            return "#ifndef \(name)\n#define \(name)\n" + code + "#endif\n"
         }
-        if fields.contains(.pid) {
-            text += "static __always_inline u32 bcctools_task_pid(void *task) { return bcctools_read_u32(task, BCCTOOLS_OFF_TASK_PID); }\n"
-        }
-        if fields.contains(.ppid) {
-            text += """
+        let helperCode: [(KernelField, String)] = [
+            (.tgid, "static __always_inline u32 bcctools_task_tgid(void *task) { return bcctools_read_u32(task, BCCTOOLS_OFF_TASK_TGID); }\n"),
+            (.pid, "static __always_inline u32 bcctools_task_pid(void *task) { return bcctools_read_u32(task, BCCTOOLS_OFF_TASK_PID); }\n"),
+            (.ppid, """
             static __always_inline u32 bcctools_task_ppid(void *task) {
                 void *parent = bcctools_read_ptr(task, BCCTOOLS_OFF_TASK_REAL_PARENT);
                 return parent ? bcctools_read_u32(parent, BCCTOOLS_OFF_TASK_TGID) : 0;
             }
 
-            """
-        }
-        if fields.contains(.exitCode) {
-            text += "static __always_inline int bcctools_task_exit_code(void *task) { return (int)bcctools_read_u32(task, BCCTOOLS_OFF_TASK_EXIT_CODE); }\n"
-        }
-        if fields.contains(.startTime) {
-            text += "static __always_inline u64 bcctools_task_start_time(void *task) { return bcctools_read_u64(task, BCCTOOLS_OFF_TASK_START_TIME); }\n"
-        }
-        if fields.contains(.mountNamespace) {
-            text += """
+            """),
+            (.exitCode, "static __always_inline int bcctools_task_exit_code(void *task) { return (int)bcctools_read_u32(task, BCCTOOLS_OFF_TASK_EXIT_CODE); }\n"),
+            (.startTime, "static __always_inline u64 bcctools_task_start_time(void *task) { return bcctools_read_u64(task, BCCTOOLS_OFF_TASK_START_TIME); }\n"),
+            (.mountNamespace, """
             static __always_inline u32 bcctools_task_mntns(void *task) {
                 void *nsproxy = bcctools_read_ptr(task, BCCTOOLS_OFF_TASK_NSPROXY);
                 void *mnt_ns = bcctools_read_ptr(nsproxy, BCCTOOLS_OFF_NSPROXY_MNT_NS);
                 return mnt_ns ? bcctools_read_u32(mnt_ns, BCCTOOLS_OFF_MNT_NS_INUM) : 0;
             }
 
-            """
-        }
-        if fields.contains(.workingDirectory) {
-            text += """
+            """),
+            (.workingDirectory, """
             static __always_inline void *bcctools_task_pwd(void *task) {
                 void *fs = bcctools_read_ptr(task, BCCTOOLS_OFF_TASK_FS);
                 return bcctools_read_ptr(fs, BCCTOOLS_OFF_FS_PWD_DENTRY);
@@ -148,7 +145,10 @@ public enum KernelFields {
                 return bcctools_read_ptr(d, BCCTOOLS_OFF_DENTRY_PARENT);
             }
 
-            """
+            """),
+        ]
+        for (field, code) in helperCode where fields.contains(field) {
+            text += guarded(field, code)
         }
         return text
     }
