@@ -32,7 +32,7 @@ extension KernelSuite {
             }
             // A failed exec: the spawned child's execve returns ENOENT.
             let missing = dir.appendingPathComponent("missing-\(marker)").path
-            ToolTest.waitForRow(child, containing: "missing-\(marker)") { ToolTest.spawnFailingExec(missing) }
+            ToolTest.waitForRows(child, containing: [" " + command, "missing-\(marker)"]) { ToolTest.spawnFailingExec(missing) }
             #expect(ToolTest.stop(child) == 0, "stderr: \(child.stderr)")
             let rows = child.stdoutLines.filter { $0.contains(marker) }
             let ok = try #require(rows.first { ToolTest.fields($0).first == marker }, "rows: \(child.stdout)")
@@ -85,7 +85,9 @@ extension KernelSuite {
             let args = ["-U", "-x", "-P", String(getpid())]
             let python = try #require(try ToolTest.startPython("execsnoop", args))
             let swift = try ToolTest.startTool("execsnoop", args)
-            ToolTest.waitForRow(swift, containing: marker) { _ = try? ToolTest.spawn(command, ["0.01", marker]) }
+            // One exec, seen by both (a repeated trigger would give the two tools different pids).
+            _ = try ToolTest.spawn(command, ["0.01", marker])
+            ToolTest.waitForRow(swift, containing: marker)
             ToolTest.waitForRow(python, containing: marker)
             _ = ToolTest.stop(python)
             #expect(ToolTest.stop(swift) == 0)

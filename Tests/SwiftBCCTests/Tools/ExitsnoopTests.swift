@@ -30,7 +30,7 @@ extension KernelSuite {
             #expect(child.stdoutLines.first == Self.header)
             var exited: Int32 = 0
             var killed: Int32 = 0
-            ToolTest.waitForRow(child, containing: marker + "k") {
+            ToolTest.waitForRows(child, containing: [marker + " ", marker + "k"]) {
                 if exited == 0, let run = try? ToolTest.spawn(sh, ["-c", "sleep 0.3; exit 3"]) { exited = run.pid }
                 if killed == 0, let k = try? Child(sleeper, ["10"]) {
                     killed = k.process.processIdentifier
@@ -121,7 +121,9 @@ extension KernelSuite {
             let args = ["--per-thread", "--label", "lab"]
             let python = try #require(try ToolTest.startPython("exitsnoop", args))
             let swift = try ToolTest.startTool("exitsnoop", args)
-            ToolTest.waitForRow(swift, containing: marker) { _ = try? ToolTest.spawn(sh, ["-c", "exit 5"]) }
+            // One exit, seen by both (a repeated trigger would give the two tools different pids).
+            _ = try ToolTest.spawn(sh, ["-c", "exit 5"])
+            ToolTest.waitForRow(swift, containing: marker)
             ToolTest.waitForRow(python, containing: marker)
             _ = ToolTest.stop(python)
             #expect(ToolTest.stop(swift) == 0)
@@ -144,7 +146,9 @@ extension KernelSuite {
             let sh = try ToolTest.markedCommand(marker, in: dir, target: "/bin/sh")
             let python = try #require(try ToolTest.startPython("exitsnoop", ["--label", ""]))
             let swift = try ToolTest.startTool("exitsnoop", ["--label", ""])
-            ToolTest.waitForRow(swift, containing: marker) { _ = try? ToolTest.spawn(sh, ["-c", "exit 5"]) }
+            // One exit, seen by both (a repeated trigger would give the two tools different pids).
+            _ = try ToolTest.spawn(sh, ["-c", "exit 5"])
+            ToolTest.waitForRow(swift, containing: marker)
             ToolTest.waitForRow(python, containing: marker)
             _ = ToolTest.stop(python)
             #expect(ToolTest.stop(swift) == 0)

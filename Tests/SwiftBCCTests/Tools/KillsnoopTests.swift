@@ -43,7 +43,7 @@ extension KernelSuite {
             let okTail = " " + "0   ".padding(toLength: 4, withPad: " ", startingAt: 0) + " "
                 + String(tpid).padding(toLength: w, withPad: " ", startingAt: 0) + " 0"
             let goneTail = " 0    " + String(gone).padding(toLength: w, withPad: " ", startingAt: 0) + " -3"
-            ToolTest.waitForRow(child, containing: goneTail) {
+            ToolTest.waitForRows(child, containing: [okTail, goneTail]) {
                 kill(tpid, 0)
                 kill(gone, 0)
             }

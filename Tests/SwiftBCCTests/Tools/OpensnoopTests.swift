@@ -36,7 +36,7 @@ extension KernelSuite {
             #expect(FileManager.default.createFile(atPath: file, contents: Data()))
             let child = try ToolTest.startTool("opensnoop", ["-p", String(getpid())])
             #expect(child.stdoutLines.first == "PID    COMM               FD ERR PATH")
-            ToolTest.waitForRow(child, containing: missing) { openClose(file); openClose(missing) }
+            ToolTest.waitForRows(child, containing: [" " + file, missing]) { openClose(file); openClose(missing) }
             #expect(ToolTest.stop(child) == 0, "stderr: \(child.stderr)")
             let rows = child.stdoutLines.dropFirst()
             #expect(rows.allSatisfy { ToolTest.fields($0).first == String(getpid()) }, "stdout: \(child.stdout)")

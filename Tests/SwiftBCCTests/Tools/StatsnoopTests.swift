@@ -24,7 +24,7 @@ extension KernelSuite {
             let missing = dir.appendingPathComponent("missing").path
             let child = try ToolTest.startTool("statsnoop", ["-p", String(getpid())])
             #expect(child.stdoutLines.first == "PID     COMM               FD ERR PATH")
-            ToolTest.waitForRow(child, containing: missing) {
+            ToolTest.waitForRows(child, containing: [" " + dir.path, missing]) {
                 ToolTest.statfs(dir.path)
                 ToolTest.statfs(missing)
             }

@@ -129,6 +129,18 @@ enum ToolTest {
         }
     }
 
+    /// Waits until `child`'s stdout has a line containing each of `markers` (events from
+    /// different CPUs' buffers may be printed in any order), running `trigger` every 0.2 s.
+    @discardableResult
+    static func waitForRows(_ child: Child, containing markers: [String], timeout: Double = 20,
+                            trigger: () -> Void = {}) -> Bool {
+        eventually(timeout: timeout) {
+            trigger()
+            let lines = child.stdoutLines
+            return markers.allSatisfy { m in lines.contains { $0.contains(m) } }
+        }
+    }
+
     /// Whether all of `text` matches the regular expression `pattern`.
     static func matches(_ text: some StringProtocol, _ pattern: String) -> Bool {
         guard let regex = try? Regex(pattern) else { return false }
