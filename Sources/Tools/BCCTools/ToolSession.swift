@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import Synchronization
 import SwiftBCC
 
 /// Options every tool takes besides its Python original's, all hidden from `--help`:
@@ -102,9 +103,12 @@ public final class ToolSession {
 
 /// Ctrl-C, SIGTERM and SIGHUP for the tools.
 public enum ToolSignals {
+    private static let installed = Mutex(false)
+
     /// Installs SwiftBCC's SIGINT/SIGTERM handling (blocking calls return, `Interrupts`
     /// records the signal) and makes SIGHUP do what SIGTERM does.
     public static func install() {
+        guard !installed.withLock({ done in defer { done = true }; return done }) else { return }
         Interrupts.install()
         var action = sigaction()
         var old = sigaction()
@@ -135,6 +139,9 @@ extension ParsableCommand {
         let name = configuration.commandName ?? String(describing: Self.self)
         do {
             var command = try parseAsRoot()
+            // Before compiling: a Ctrl-C while clang runs then ends the run cleanly (exit 0)
+            // instead of killing the process.
+            ToolSignals.install()
             try command.run()
             fflush(nil)
             Glibc.exit(0)
