@@ -153,9 +153,10 @@ struct Execsnoop: ParsableCommand {
                  goto out;
         }
 
-        // handle truncated argument list
-        char ellipsis[] = "...";
-        __submit_arg(ctx, (void *)ellipsis, &data);
+        // handle truncated argument list (copied, not read with bpf_probe_read_user: the
+        // string is on the BPF stack, and reading it as user memory fails on current kernels)
+        __builtin_memcpy(data.argv, "...", 4);
+        events.perf_submit(ctx, &data, sizeof(data));
     out:
         return 0;
     }

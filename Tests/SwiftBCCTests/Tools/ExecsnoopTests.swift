@@ -75,6 +75,23 @@ extension KernelSuite {
             #expect(!child.stdout.contains("missing-\(marker)"))
         }
 
+        @Test("--max-args 2 keeps the file name and one argument, then ...; -l matches the joined arguments")
+        func maxArgsAndLine() throws {
+            let marker = uniqueMarker("ex")
+            let dir = try ToolTest.temporaryDirectory(marker)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let command = try ToolTest.markedCommand(marker, in: dir)
+            let other = try ToolTest.markedCommand("o" + marker, in: dir)
+            let child = try ToolTest.startTool("execsnoop", ["--max-args", "2", "-l", "/\(marker) 0\\.01", "-P", String(getpid())])
+            ToolTest.waitForRow(child, containing: marker) {
+                _ = try? ToolTest.spawn(other, ["0.02", "x\(marker)"])      // -l does not match
+                _ = try? ToolTest.spawn(command, ["0.01", "x\(marker)", "third"])
+            }
+            #expect(ToolTest.stop(child) == 0, "stderr: \(child.stderr)")
+            let rows = Array(child.stdoutLines.dropFirst())
+            #expect(!rows.isEmpty && rows.allSatisfy { $0.hasSuffix(" \(command) 0.01 ...") }, "stdout: \(child.stdout)")
+        }
+
         @Test("Python's execsnoop and ours print the same header and rows for the same execs",
               .requiresPythonTool("execsnoop"))
         func sameAsPython() throws {

@@ -59,7 +59,7 @@ extension KernelSuite {
             let file = dir.appendingPathComponent("file").path
             let missing = dir.appendingPathComponent("nodir/missing").path
             let tid = currentTid()
-            let child = try ToolTest.startTool("opensnoop", ["-t", String(tid), "-x", "-e", "-T", "-U"])
+            let child = try ToolTest.startTool("opensnoop", ["-t", String(tid), "-x", "-e", "-T", "-U", "-u", String(getuid())])
             #expect(child.stdoutLines.first == "TIME(s)       UID   TID    COMM               FD ERR FLAGS    PATH")
             ToolTest.waitForRow(child, containing: missing) {
                 openClose(file, O_WRONLY | O_CREAT)

@@ -118,6 +118,10 @@ extension KernelSuite {
             let lines = child.stdoutLines
             #expect(lines.filter { $0 == "SYSCALL                   COUNT" }.count == 2, "stdout: \(child.stdout)")
             #expect(lines.last == "Detaching...")
+            // -T 2: at most two rows under each header.
+            let text = child.stdout.components(separatedBy: "SYSCALL                   COUNT\n").dropFirst()
+            #expect(text.allSatisfy { $0.split(separator: "\n", omittingEmptySubsequences: false).prefix { !$0.isEmpty }.count <= 2 },
+                    "stdout: \(child.stdout)")
         }
 
         @Test("Python's syscount and ours print the same lines for the same calls (-t, --syscall; and -P -L)",
