@@ -292,12 +292,9 @@ struct Execsnoop: ParsableCommand {
 
     /// The PPid line of /proc/<pid>/status (the Python tool's fallback when the kernel gave 0).
     static func procPPID(_ pid: UInt32) -> Int {
-        guard let f = fopen("/proc/\(pid)/status", "r") else { return 0 }
-        defer { fclose(f) }
-        var buffer = [CChar](repeating: 0, count: 256)
-        while fgets(&buffer, Int32(buffer.count), f) != nil {
-            let line = String(cString: buffer)
-            if line.hasPrefix("PPid:") { return Int(line.dropFirst(5).trimmingPrefix(while: { $0 == " " || $0 == "\t" }).prefix(while: { $0.isNumber })) ?? 0 }
+        guard let status = readSmallFile("/proc/\(pid)/status") else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("PPid:") {
+            return Int(line.dropFirst(5).filter { !$0.isWhitespace }) ?? 0
         }
         return 0
     }

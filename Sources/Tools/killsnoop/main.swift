@@ -147,11 +147,7 @@ struct Killsnoop: ParsableCommand {
 
     /// The PID column width: the digits of /proc/sys/kernel/pid_max plus one (6 when unreadable).
     static var pidWidth: Int {
-        guard let f = fopen("/proc/sys/kernel/pid_max", "r") else { return 6 }
-        defer { fclose(f) }
-        var buffer = [CChar](repeating: 0, count: 64)
-        guard fgets(&buffer, Int32(buffer.count), f) != nil else { return 6 }
-        let text = String(cString: buffer).filter { !$0.isWhitespace }
+        guard let text = readSmallFile("/proc/sys/kernel/pid_max")?.filter({ !$0.isWhitespace }), !text.isEmpty else { return 6 }
         return text.count + 1
     }
 

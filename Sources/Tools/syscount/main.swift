@@ -190,11 +190,8 @@ struct Syscount: ParsableCommand {
     }
 
     static func commForPID(_ pid: UInt32) -> String {
-        guard let f = fopen("/proc/\(pid)/comm", "r") else { return "[unknown]" }
-        defer { fclose(f) }
-        var buffer = [CChar](repeating: 0, count: 64)
-        guard fgets(&buffer, Int32(buffer.count), f) != nil else { return "[unknown]" }
-        return String(cString: buffer).trimmingCharacters()
+        guard let comm = readSmallFile("/proc/\(pid)/comm") else { return "[unknown]" }
+        return comm.trimmingCharacters()
     }
 
     func aggregate(_ key: UInt32) -> String {
