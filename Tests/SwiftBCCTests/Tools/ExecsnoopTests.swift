@@ -6,7 +6,7 @@ import Testing
 extension KernelSuite {
     @Suite("execsnoop tool", .requiresBPF)
     struct ExecsnoopTests {
-        @Test("--help lists every flag of execsnoop-bpfcc -h")
+        @Test("--help lists every flag of execsnoop-bpfcc -h", .requiresPythonToolInstalled("execsnoop"))
         func helpHasPythonFlags() throws {
             try ToolTest.expectPythonFlagsInHelp("execsnoop", minimum: 20)
         }

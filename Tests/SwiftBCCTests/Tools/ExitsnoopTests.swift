@@ -8,7 +8,7 @@ extension KernelSuite {
     struct ExitsnoopTests {
         static let header = "PCOMM            PID     PPID    TID     AGE(s)  EXIT_CODE "
 
-        @Test("--help lists every flag of exitsnoop-bpfcc -h")
+        @Test("--help lists every flag of exitsnoop-bpfcc -h", .requiresPythonToolInstalled("exitsnoop"))
         func helpHasPythonFlags() throws {
             try ToolTest.expectPythonFlagsInHelp("exitsnoop", minimum: 11)
         }

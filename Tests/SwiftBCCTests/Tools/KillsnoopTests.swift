@@ -17,7 +17,7 @@ extension KernelSuite {
                 + "TPID".padding(toLength: width, withPad: " ", startingAt: 0) + " RESULT"
         }
 
-        @Test("--help lists every flag of killsnoop-bpfcc -h")
+        @Test("--help lists every flag of killsnoop-bpfcc -h", .requiresPythonToolInstalled("killsnoop"))
         func helpHasPythonFlags() throws {
             try ToolTest.expectPythonFlagsInHelp("killsnoop", minimum: 10)
         }

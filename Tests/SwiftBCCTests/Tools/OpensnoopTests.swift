@@ -6,7 +6,7 @@ import Testing
 extension KernelSuite {
     @Suite("opensnoop tool", .requiresBPF)
     struct OpensnoopTests {
-        @Test("--help lists every flag of opensnoop-bpfcc -h")
+        @Test("--help lists every flag of opensnoop-bpfcc -h", .requiresPythonToolInstalled("opensnoop"))
         func helpHasPythonFlags() throws {
             try ToolTest.expectPythonFlagsInHelp("opensnoop", minimum: 28)
         }

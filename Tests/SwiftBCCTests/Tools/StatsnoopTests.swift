@@ -6,7 +6,7 @@ import Testing
 extension KernelSuite {
     @Suite("statsnoop tool", .requiresBPF)
     struct StatsnoopTests {
-        @Test("--help lists every flag of statsnoop-bpfcc -h")
+        @Test("--help lists every flag of statsnoop-bpfcc -h", .requiresPythonToolInstalled("statsnoop"))
         func helpHasPythonFlags() throws {
             try ToolTest.expectPythonFlagsInHelp("statsnoop", minimum: 8)
         }

@@ -6,7 +6,8 @@ import Testing
 extension KernelSuite {
     @Suite("syncsnoop tool", .requiresBPF)
     struct SyncsnoopTests {
-        @Test("the Python tool has no options (no argparse; it ignores -h and starts tracing), and ours lists none but --help")
+        @Test("the Python tool has no options (no argparse; it ignores -h and starts tracing), and ours lists none but --help",
+              .requiresPythonToolInstalled("syncsnoop"))
         func helpHasPythonFlags() throws {
             let source = try String(contentsOfFile: ToolTest.pythonToolPath("syncsnoop"), encoding: .utf8)
             #expect(!source.contains("argparse"))

@@ -6,7 +6,7 @@ import Testing
 extension KernelSuite {
     @Suite("syscount tool", .requiresBPF)
     struct SyscountTests {
-        @Test("--help lists every flag of syscount-bpfcc -h")
+        @Test("--help lists every flag of syscount-bpfcc -h", .requiresPythonToolInstalled("syscount"))
         func helpHasPythonFlags() throws {
             try ToolTest.expectPythonFlagsInHelp("syscount", minimum: 27)
         }

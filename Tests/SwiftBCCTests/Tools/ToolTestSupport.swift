@@ -225,6 +225,14 @@ enum PythonToolProbe {
 }
 
 extension Trait where Self == ConditionTrait {
+    /// Runs only where the Python original of `tool` is installed (`bpfcc-tools`, which
+    /// scripts/setup installs), to read its `-h`.
+    static func requiresPythonToolInstalled(_ tool: String) -> Self {
+        .enabled("needs /usr/sbin/\(tool)-bpfcc (apt-get install bpfcc-tools)") {
+            FileManager.default.fileExists(atPath: ToolTest.pythonToolPath(tool)) && Probe.pythonBCC.ok
+        }
+    }
+
     /// Runs only where the Python original of `tool` runs (prints its header and keeps running).
     static func requiresPythonTool(_ tool: String, headerLines: Int = 1) -> Self {
         // The comment is built at discovery time, so it must not run the probe (seconds of Python).
