@@ -15,6 +15,15 @@ let package = Package(
         .executable(name: "HelloBuffer", targets: ["HelloBuffer"]),
         .executable(name: "HelloPerfOutput", targets: ["HelloPerfOutput"]),
         .executable(name: "HelloRingBuffer", targets: ["HelloRingBuffer"]),
+        // bcc tools (Sources/Tools): the shared tool module and one executable per tool.
+        .library(name: "BCCTools", targets: ["BCCTools"]),
+        .executable(name: "execsnoop", targets: ["execsnoop"]),
+        .executable(name: "opensnoop", targets: ["opensnoop"]),
+        .executable(name: "exitsnoop", targets: ["exitsnoop"]),
+        .executable(name: "killsnoop", targets: ["killsnoop"]),
+        .executable(name: "syncsnoop", targets: ["syncsnoop"]),
+        .executable(name: "statsnoop", targets: ["statsnoop"]),
+        .executable(name: "syscount", targets: ["syscount"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -96,7 +105,48 @@ let package = Package(
             dependencies: ["SwiftBCC", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Benchmarks/EventPathBench"
         ),
-        .testTarget(name: "SwiftBCCTests", dependencies: ["SwiftBCC"]),
+        .testTarget(name: "SwiftBCCTests", dependencies: ["SwiftBCC", "BCCTools"]),
+        // bcc tools (Sources/Tools).
+        .target(
+            name: "BCCTools",
+            dependencies: ["SwiftBCC", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/BCCTools"
+        ),
+        .executableTarget(
+            name: "execsnoop",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/execsnoop"
+        ),
+        .executableTarget(
+            name: "opensnoop",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/opensnoop"
+        ),
+        .executableTarget(
+            name: "exitsnoop",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/exitsnoop"
+        ),
+        .executableTarget(
+            name: "killsnoop",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/killsnoop"
+        ),
+        .executableTarget(
+            name: "syncsnoop",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/syncsnoop"
+        ),
+        .executableTarget(
+            name: "statsnoop",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/statsnoop"
+        ),
+        .executableTarget(
+            name: "syscount",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/syscount"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Glibc
+import SwiftBCC
+
+/// How a tool's program attaches: BPF trampolines (fentry/kfunc), kprobes, or tracepoints.
+public enum AttachKind: String, Sendable, CaseIterable, ExpressibleByArgument {
+    case kfunc
+    case kprobe
+    case tracepoint
+
+    /// For messages: "kfuncs", "kprobes", "tracepoints".
+    public var plural: String { rawValue + "s" }
+}
+
+/// One way a tool can get its events: the program text for it and how to attach it.
+public struct AttachPath {
+    public let kind: AttachKind
+    /// What it attaches to, for messages (e.g. "syscalls:sys_enter_execve, syscalls:sys_exit_execve").
+    public let targets: String
+    public let program: String
+    public let attach: (BPF) throws -> Void
+
+    public init(_ kind: AttachKind, targets: String, program: String, attach: @escaping (BPF) throws -> Void) {
+        self.kind = kind
+        self.targets = targets
+        self.program = program
+        self.attach = attach
+    }
+}
+
+/// Picks the first attach path that works here, in the order the tool gives (fentry/kfunc,
+/// then kprobe, then tracepoints), and says on stderr which one was used when it is not the
+/// first, and why the ones before it were not.
+public enum AttachSelection {
+    /// Why `kind` cannot work on this kernel, found cheaply (nil: try it). kfuncs: SwiftBCC's
+    /// real probe (`BPF.kfuncSupport`); kprobes: the kernel has no kprobe PMU nor kprobe_events.
+    public static func unavailableReason(_ kind: AttachKind) -> String? {
+        switch kind {
+        case .kfunc:
+            let support = BPF.kfuncSupport
+            if support.isSupported { return nil }
+            if case let .kernelRefused(_, code, _, _)? = support.error {
+                return "the kernel refused a test fentry program (\(code.text)), although privileged)"
+            }
+            return String(firstLine(support.reason).prefix(200))
+        case .kprobe:
+            return KernelInfo.hasKprobes ? nil : "this kernel has no kprobes (CONFIG_KPROBES is off)"
+        case .tracepoint:
+            return nil
+        }
+    }
+
+    /// The path `--ebpf` shows: the first that the cheap checks do not rule out.
+    public static func firstAvailable(_ paths: [AttachPath]) -> AttachPath {
+        paths.first { unavailableReason($0.kind) == nil } ?? paths[paths.count - 1]
+    }
+
+    /// Compiles and attaches the first path that works. When every path fails, the last one's
+    /// error is thrown.
+    public static func load(tool: String, paths: [AttachPath], cflags: [String] = []) throws -> (BPF, AttachPath) {
+        precondition(!paths.isEmpty)
+        var skipped: [String] = []
+        for (i, path) in paths.enumerated() {
+            let isLast = i == paths.count - 1
+            if !isLast, let reason = unavailableReason(path.kind) {
+                skipped.append("\(path.kind.plural): \(reason)")
+                continue
+            }
+            do {
+                let b = try BPF(text: path.program, cflags: cflags)
+                do {
+                    try path.attach(b)
+                } catch {
+                    b.cleanup()
+                    throw error
+                }
+                if i > 0 {
+                    warn("\(tool): using \(path.kind.plural) (\(path.targets)); " + skipped.joined(separator: "; "))
+                }
+                return (b, path)
+            } catch {
+                if isLast { throw error }
+                skipped.append("\(path.kind.plural): \(firstLine(String(describing: error)))")
+            }
+        }
+        fatalError("unreachable")
+    }
+
+    static func firstLine(_ s: String) -> String {
+        String(s.split(separator: "\n", maxSplits: 1).first ?? "")
+    }
+}

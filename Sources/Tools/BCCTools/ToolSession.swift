@@ -1,0 +1,167 @@
+import ArgumentParser
+import Glibc
+import Synchronization
+import SwiftBCC
+
+/// Options every tool takes besides its Python original's, all hidden from `--help`:
+/// `--ebpf` prints the BPF program and exits (as every Python tool's hidden `--ebpf` does),
+/// `--max-events N` exits 0 after N output rows, so tests and scripts can run a tool unattended,
+/// and `--attach kfunc|kprobe|tracepoint` uses that attach path only (no fallback).
+public struct CommonOptions: ParsableArguments {
+    @Flag(name: .customLong("ebpf"), help: .hidden)
+    public var ebpf = false
+
+    @Option(name: .customLong("max-events"), help: .hidden)
+    public var maxEvents: Int?
+
+    @Option(name: .customLong("attach"), help: .hidden)
+    public var attach: AttachKind?
+
+    public init() {}
+
+    public func validate() throws {
+        if let maxEvents, maxEvents < 1 { throw ValidationError("--max-events must be at least 1") }
+    }
+
+    /// The attach paths to try: all of `paths`, or with `--attach` the one of that kind.
+    /// - Throws: `ToolError` when the tool has no path of the kind asked for.
+    public func choose(_ paths: [AttachPath]) throws -> [AttachPath] {
+        guard let attach else { return paths }
+        let chosen = paths.filter { $0.kind == attach }
+        guard !chosen.isEmpty else {
+            throw ToolError("--attach \(attach.rawValue): this tool has no \(attach.rawValue) attach path; it has "
+                + paths.map(\.kind.rawValue).joined(separator: ", ") + ".")
+        }
+        return chosen
+    }
+}
+
+/// One run of a tool: stop conditions (a duration, `--max-events`, Ctrl-C/SIGTERM/SIGHUP), the
+/// rows printed, and the event loop.
+///
+/// SIGINT, SIGTERM and SIGHUP all end the run the same way: the blocking poll or sleep returns,
+/// the tool prints its summary (if it has one) and exits 0, its probes detached.
+public final class ToolSession {
+    public let tool: String
+    public let maxEvents: Int?
+    private let deadline: Double?
+    public private(set) var rows = 0
+
+    public init(tool: String, duration: Double? = nil, maxEvents: Int? = nil) {
+        self.tool = tool
+        self.maxEvents = maxEvents
+        self.deadline = duration.map { TimeFormat.monotonicSeconds() + $0 }
+        ToolSignals.install()
+    }
+
+    /// The signal that ended the run (SIGHUP shows as SIGTERM), or nil.
+    public var signal: Int32? { Interrupts.pendingSignal }
+
+    /// Seconds left of the duration; nil without one.
+    public var remaining: Double? { deadline.map { max(0, $0 - TimeFormat.monotonicSeconds()) } }
+
+    /// True once a stop signal arrived, the duration passed, or `--max-events` rows were printed.
+    public var isDone: Bool {
+        if signal != nil { return true }
+        if let maxEvents, rows >= maxEvents { return true }
+        if let r = remaining, r <= 0 { return true }
+        return false
+    }
+
+    /// Prints one output row (flushed) and counts it.
+    public func row(_ line: String) {
+        guard maxEvents.map({ rows < $0 }) ?? true else { return }
+        emitLine(line)
+        rows += 1
+    }
+
+    /// Polls `b`'s perf buffers until the run is done (`until` lets a tool stop earlier).
+    public func pollLoop(_ b: BPF, until stop: () -> Bool = { false }) throws {
+        do {
+            while !isDone && !stop() {
+                let ms = remaining.map { Int(min($0, 0.25) * 1000) } ?? 250
+                try b.perfBufferPoll(timeout: max(ms, 1))
+            }
+        } catch BPFError.interrupted {
+            return
+        }
+    }
+
+    /// Sleeps up to `seconds` (less when the duration ends first or a signal arrives); returns
+    /// false when the run is done.
+    @discardableResult
+    public func sleep(_ seconds: Double) -> Bool {
+        let end = TimeFormat.monotonicSeconds() + seconds
+        while signal == nil {
+            let left = min(end, deadline ?? end) - TimeFormat.monotonicSeconds()
+            if left <= 0 { break }
+            usleep(UInt32(min(left, 0.05) * 1_000_000))
+        }
+        return !isDone
+    }
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP for the tools.
+public enum ToolSignals {
+    private static let installed = Mutex(false)
+
+    /// Installs SwiftBCC's SIGINT/SIGTERM handling (blocking calls return, `Interrupts`
+    /// records the signal) and makes SIGHUP do what SIGTERM does.
+    public static func install() {
+        guard !installed.withLock({ done in defer { done = true }; return done }) else { return }
+        Interrupts.install()
+        var action = sigaction()
+        var old = sigaction()
+        sigaction(SIGHUP, nil, &old)
+        guard old.__sigaction_handler.sa_handler == nil else { return }
+        // Async-signal-safe: kill(2) re-raises it as SIGTERM, whose handler does the rest.
+        action.__sigaction_handler.sa_handler = { _ in
+            let saved = errno
+            kill(getpid(), SIGTERM)
+            errno = saved
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = SA_RESTART
+        sigaction(SIGHUP, &action, nil)
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGHUP)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+}
+
+extension ParsableCommand {
+    /// Parses the command line and runs the tool, the way every tool's `main.swift` starts:
+    /// usage errors print the usage and exit 64 (ArgumentParser), a `BPFError` prints its
+    /// description on stderr after the tool's name and exits 1 (never a backtrace), a stop
+    /// signal that surfaces as `BPFError.interrupted` exits 0.
+    public static func runTool() -> Never {
+        let name = configuration.commandName ?? String(describing: Self.self)
+        do {
+            var command = try parseAsRoot()
+            // Before compiling: a Ctrl-C while clang runs then ends the run cleanly (exit 0)
+            // instead of killing the process.
+            ToolSignals.install()
+            try command.run()
+            fflush(nil)
+            Glibc.exit(0)
+        } catch BPFError.interrupted {
+            fflush(nil)
+            Glibc.exit(0)
+        } catch let error as BPFError {
+            warn("\(name): \(error)")
+            Glibc.exit(1)
+        } catch let error as ToolError {
+            warn("\(name): \(error)")
+            Glibc.exit(1)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// A tool-level failure that is not the library's (a name that does not exist, ...).
+public struct ToolError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

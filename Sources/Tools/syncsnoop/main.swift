@@ -1,0 +1,61 @@
+// syncsnoop: trace sync() syscalls. A port of bcc's tools/syncsnoop.py
+// (/usr/sbin/syncsnoop-bpfcc), which takes no options: same header and rows.
+//
+// Attach paths: a kprobe on the sync syscall function (the Python tool's), else the
+// syscalls:sys_enter_sync tracepoint.
+import ArgumentParser
+import BCCTools
+import Glibc
+import SwiftBCC
+
+struct Syncsnoop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "syncsnoop",
+        abstract: "Trace sync() syscalls",
+        discussion: "The time is the kernel's monotonic clock, in seconds, as the Python tool prints it.")
+
+    @OptionGroup var common: CommonOptions
+
+    static let common = #"""
+    struct data_t {
+        u64 ts;
+    };
+
+    BPF_PERF_OUTPUT(events);
+
+    static __always_inline void syncsnoop_submit(void *ctx) {
+        struct data_t data = {};
+        data.ts = bpf_ktime_get_ns() / 1000;
+        events.perf_submit(ctx, &data, sizeof(data));
+    }
+
+    """#
+
+    static let kprobeText = "void syscall__sync(void *ctx) { syncsnoop_submit(ctx); }\n"
+
+    static let tracepointText = "TRACEPOINT_PROBE(syscalls, sys_enter_sync) { syncsnoop_submit(args); return 0; }\n"
+
+    func run() throws {
+        let syscall = BPF.getSyscallPrefix() + "sync"
+        let paths = [
+            AttachPath(.kprobe, targets: syscall, program: Self.common + Self.kprobeText) { b in
+                try b.attachKprobe(event: syscall, fnName: "syscall__sync")
+            },
+            AttachPath(.tracepoint, targets: "syscalls:sys_enter_sync", program: Self.common + Self.tracepointText) { _ in },
+        ]
+        if common.ebpf {
+            print(AttachSelection.firstAvailable(try common.choose(paths)).program)
+            return
+        }
+        let (b, _) = try AttachSelection.load(tool: "syncsnoop", paths: try common.choose(paths))
+        emitLine("\(pad("TIME(s)", 18)) CALL")
+        let session = ToolSession(tool: "syncsnoop", maxEvents: common.maxEvents)
+        try b["events"].openPerfBuffer(of: UInt64.self) { _, ts in
+            session.row(cformat("%-18.9f sync()", Double(ts) / 1_000_000))
+        }
+        try session.pollLoop(b)
+        b.cleanup()
+    }
+}
+
+Syncsnoop.runTool()

@@ -1,0 +1,129 @@
+import BCCTools
+import Foundation
+import Glibc
+import Testing
+
+/// BCCTools' pure logic: formatting, names, program text substitutions, BTF parsing.
+@Suite("BCCTools support library")
+struct BCCToolsTests {
+    @Test("pad/padLeft are %-Ns/%Ns and never truncate; cformat formats numbers as printf")
+    func columns() {
+        #expect(pad("ab", 5) == "ab   ")
+        #expect(padLeft("ab", 5) == "   ab")
+        #expect(pad("abcdef", 3) == "abcdef")
+        #expect(cformat("%-14.9f|", 1.5) == "1.500000000   |")
+        #expect(cformat("%08o", Int32(0o101)) == "00000101")
+        #expect(cformat("%8llu", UInt64(57)) == "      57")
+        #expect(cformat("%-7.2f ", 0.256) == "0.26    ")
+        // Longer than the first 256-byte buffer.
+        #expect(cformat("%600d", Int32(1)).count == 600)
+    }
+
+    @Test("cText stops at the first NUL and replaces bad UTF-8")
+    func cText() {
+        let chars: (CChar, CChar, CChar, CChar) = (0x61, 0x62, 0, 0x63)
+        #expect(BCCTools.cText(chars) == "ab")
+        let bad: (UInt8, UInt8, UInt8) = (0xff, 0x41, 0)
+        #expect(BCCTools.cText(bad) == "\u{FFFD}A")
+    }
+
+    @Test("TimeFormat: strftime of a known instant, local and UTC; HH:MM:SS.mmm")
+    func time() {
+        #expect(TimeFormat.strftime("%H:%M:%S", seconds: 3661, utc: true) == "01:01:01")
+        #expect(TimeFormat.strftime("%Y-%m-%d", seconds: 86_400 * 365, utc: true) == "1971-01-01")
+        #expect(TimeFormat.nowMillis(utc: true).count == 12)
+        var clock = RelativeClock()
+        #expect(clock.seconds(sinceFirst: 5_000_000_000) == 0)
+        #expect(clock.seconds(sinceFirst: 6_500_000_000) == 1.5)
+    }
+
+    @Test("x86_64 syscall names: Python's numbers, unknown numbers as Python prints them, names back to numbers")
+    func syscalls() {
+        #expect(Syscalls.name(0) == "read")
+        #expect(Syscalls.name(59) == "execve")
+        #expect(Syscalls.name(110) == "getppid")
+        #expect(Syscalls.name(334) == "rseq")
+        #expect(Syscalls.name(437) == "openat2")
+        #expect(Syscalls.name(9999) == "[unknown: 9999]")
+        #expect(Syscalls.number("getppid") == 110)
+        #expect(Syscalls.number("nosuch") == nil)
+    }
+
+    @Test("the committed syscall table agrees with the installed unistd_64.h")
+    func syscallTableMatchesHeader() throws {
+        let path = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h"
+        guard let header = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        var seen = 0
+        for line in header.split(separator: "\n") where line.hasPrefix("#define __NR_") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 3, let nr = Int(parts[2]) else { continue }
+            #expect(Syscalls.names[nr] == String(parts[1].dropFirst("__NR_".count)), "\(line)")
+            seen += 1
+        }
+        #expect(seen > 300)
+    }
+
+    @Test("errno and signal names as Python's errno and signal modules give them")
+    func names() {
+        #expect(ErrnoNames.parse("ENOENT") == 2)
+        #expect(ErrnoNames.parse("EWOULDBLOCK") == 11)
+        #expect(ErrnoNames.parse("-13") == 13)
+        #expect(ErrnoNames.parse("EBOGUS") == nil)
+        #expect(SignalNames.name(9) == "KILL")
+        #expect(SignalNames.name(6) == "ABRT")
+        #expect(SignalNames.name(10) == "unknown")
+        #expect(OpenFlags.values["O_WRONLY"] == 1 && OpenFlags.values["O_CREAT"] == 0o100)
+        #expect(parseUID("0") == 0)
+        #expect(parseUID("root") == 0)
+        #expect(parseUID("no-such-user-xyz") == nil)
+    }
+
+    @Test("ProgramText: placeholders become filters or nothing, defines go in front, marked lines go")
+    func programText() {
+        var t = ProgramText("a PID_TID_FILTER b UID_FILTER c\nint x; // MARK\nend")
+        TaskFilter(pid: 5, tid: 7, uid: nil).apply(to: &t)
+        t.define("FOO", "1")
+        t.removeLines(containing: "// MARK")
+        #expect(t.text == "#define FOO 1\na if (tid != 7) { return 0; } b  c\nend")
+        var u = ProgramText("X")
+        u.filter("X", skipIf: TaskFilter(uid: 1000).uidCondition)
+        #expect(u.text == "if (uid != 1000) { return 0; }")
+        #expect(TaskFilter(pid: 3).pidTidCondition == "pid != 3")
+    }
+
+    @Test("Containers: no maps gives the always-false filter; a missing map path is a typed error naming the option")
+    func containers() throws {
+        let text = try Containers.filterText(cgroupMap: nil, mountNamespaceMap: nil)
+        #expect(text.contains("static inline int container_should_be_filtered()"))
+        #expect(!text.contains("BPF_TABLE_PINNED"))
+        #expect(throws: (any Error).self) { try Containers.filterText(cgroupMap: "/sys/fs/bpf/no-such-map-\(UUID().uuidString)", mountNamespaceMap: nil) }
+        do {
+            _ = try Containers.filterText(cgroupMap: nil, mountNamespaceMap: "/no/such/map")
+        } catch {
+            #expect("\(error)".contains("--mntnsmap /no/such/map"), "\(error)")
+        }
+    }
+
+    @Test("KernelBTF finds task_struct members (in anonymous members too) with their sizes; rejects non-BTF")
+    func btf() throws {
+        #expect(KernelBTF([0, 1, 2]) == nil)
+        guard FileManager.default.fileExists(atPath: "/sys/kernel/btf/vmlinux") else { return }
+        let btf = try #require(KernelBTF.vmlinux)
+        let tgid = try #require(btf.memberOffset("task_struct", "tgid"))
+        let pid = try #require(btf.memberOffset("task_struct", "pid"))
+        #expect(tgid.size == 4 && pid.size == 4)
+        #expect(tgid.offset == pid.offset + 4)
+        #expect(btf.memberOffset("task_struct", "real_parent")?.size == 8)
+        #expect(btf.memberOffset("task_struct", "start_time")?.size == 8)
+        #expect(btf.memberOffset("mnt_namespace", "ns.inum")?.size == 4)
+        #expect(btf.memberOffset("fs_struct", "pwd.dentry")?.size == 8)
+        #expect(btf.memberOffset("task_struct", "no_such_member") == nil)
+        #expect(btf.memberOffset("no_such_struct", "x") == nil)
+        #expect(btf.hasStruct("task_struct"))
+        #expect(KernelFields.source == "BTF")
+        let helpers = KernelFields.cHelpers([.ppid, .mountNamespace])
+        #expect(helpers.contains("#define BCCTOOLS_OFF_TASK_TGID (\(tgid.offset))"))
+        #expect(helpers.contains("bcctools_task_ppid") && helpers.contains("bcctools_task_mntns"))
+        #expect(!helpers.contains("bcctools_task_pwd"))
+    }
+}
