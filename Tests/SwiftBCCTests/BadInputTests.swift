@@ -140,5 +140,23 @@ extension KernelSuite {
             }
             #expect(b.numOpenUprobes == 0 && b.numOpenPerfEvents == 0)
         }
+
+        /// Can user nobody run the built examples (the checkout must be readable by others)?
+        static let nobodyCanRunExamples: Bool = {
+            guard let path = try? examplePath("HelloMap") else { return false }
+            return (try? runCommand("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups",
+                                                         "/usr/bin/test", "-x", path]))?.status == 0
+        }()
+
+        @Test("a map created without privileges names the map and the privileges it needs",
+              .enabled(if: nobodyCanRunExamples, "user nobody cannot run the built examples here"))
+        func mapWithoutPrivileges() throws {
+            let r = try runCommand("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups",
+                                                        try examplePath("HelloMap"), "--count", "1"], timeout: 60)
+            #expect(r.status == 1, "\(r.output)")
+            #expect(r.output.contains("The kernel refused to create map clones, which the program declares: "
+                + "Operation not permitted (EPERM); creating BPF maps needs super-user privileges"), "\(r.output)")
+            #expect(!r.output.contains("clang reported errors"), "\(r.output)")
+        }
     }
 }

@@ -85,7 +85,7 @@ extension KernelSuite {
             let script = try box.write("log.swift", #"""
                 import SwiftBCC
                 BPF.logHandler = { print("LOG: \($0)") }
-                let b = try BPF(text: "int f(void *ctx) { return 0; }")
+                let b = try BPF(text: "#warning \"clang-line-to-handler\"\nint f(void *ctx) { return 0; }")
                 try b.attachSyscall("getppid", fnName: "f")
                 BPF.logHandler = nil
                 try b.attachSyscall("getpgid", fnName: "f")
@@ -96,6 +96,10 @@ extension KernelSuite {
             let getppid = "SwiftBCC warning: this kernel has no kprobes; attaching f to the tracepoint syscalls:sys_enter_getppid instead of "
             #expect(child.stdoutLines.contains { $0.hasPrefix("LOG: " + getppid) }, "stdout: \(child.stdout)")
             #expect(!child.stderr.contains("sys_enter_getppid"), "stderr: \(child.stderr)")
+            // What libbcc passes on (clang's warning) reaches the handler too, line by line.
+            #expect(child.stdoutLines.contains { $0.hasPrefix("LOG: ") && $0.contains("warning: clang-line-to-handler") },
+                    "stdout: \(child.stdout)")
+            #expect(!child.stderr.contains("clang-line-to-handler"), "stderr: \(child.stderr)")
             #expect(child.stderr.split(separator: "\n").allSatisfy { !$0.contains("SwiftBCC warning") || $0.contains("sys_enter_getpgid") },
                     "a headers warning, if any, went to the handler: \(child.stderr)")
             #expect(child.stderr.contains("attaching f to the tracepoint syscalls:sys_enter_getpgid"), "stderr: \(child.stderr)")

@@ -91,13 +91,23 @@ extension KernelSuite {
 
         static let examples = ["HelloWorld", "HelloMap", "HelloTail", "BiteHist", "HelloBuffer", "HelloPerfOutput",
                                "HelloRingBuffer", "StrlenCount"]
+        static let tools = ["execsnoop", "opensnoop", "exitsnoop", "killsnoop", "syncsnoop", "statsnoop", "syscount"]
 
         @Test("every example leaves no program, map, link or probe event behind, whatever ends it",
               arguments: examples, Exit.allCases)
         func nothingLeftBehind(example: String, exit: Exit) throws {
+            try runAndCheck(example, exit: exit, args: exit == .duration ? ["--duration", "3"] : [])
+        }
+
+        @Test("every tool leaves no program, map, link or probe event behind, whatever signal ends it",
+              arguments: tools, [Exit.sigint, .sigterm, .sighup, .sigkill])
+        func toolsLeaveNothing(tool: String, exit: Exit) throws {
+            try runAndCheck(tool, exit: exit, args: [])
+        }
+
+        func runAndCheck(_ example: String, exit: Exit, args: [String]) throws {
             TracePipeLock.acquire()
             let eventsBefore = KernelObjects.probeEvents()
-            let args = exit == .duration ? ["--duration", "3"] : []
             let child = try Child(try examplePath(example), args)
             defer { if child.process.isRunning { kill(child.process.processIdentifier, SIGKILL) } }
             let pid = child.process.processIdentifier

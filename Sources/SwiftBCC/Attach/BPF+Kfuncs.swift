@@ -45,7 +45,8 @@ extension BPF {
         try detachTrampoline(Self.addPrefix("lsm__", fnName), kind: .lsm)
     }
 
-    /// The number of kfunc, kretfunc and LSM programs this `BPF` has attached.
+    /// The number of kfunc, kretfunc and LSM programs this `BPF` has attached: one per BPF link
+    /// (Python keeps `kfunc_entry_fds`, `kfunc_exit_fds` and `lsm_fds` but has no count).
     public var numOpenKfuncs: Int { numOpen(.trampoline) }
 
     /// The kernel function (or LSM hook) a `kfunc__`/`kretfunc__`/`lsm__` function is for.

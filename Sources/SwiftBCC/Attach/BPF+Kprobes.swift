@@ -148,8 +148,9 @@ extension BPF {
         }
     }
 
-    /// The number of kprobe and kretprobe events this `BPF` has open.
-    /// Python: `b.num_open_kprobes()`.
+    /// The number of kprobe and kretprobe events this `BPF` has open: one per libbcc event
+    /// (`p_<function>` / `r_<function>`), however many BPF functions run there; not per CPU.
+    /// Python: `b.num_open_kprobes()` (the size of `kprobe_fds`).
     public var numOpenKprobes: Int { numOpen(.kprobe) }
 }
 

@@ -139,10 +139,12 @@ extension BPF {
         try detach(RawTracepointAttachment.self, key: tp, kind: "raw tracepoint", target: tp)
     }
 
-    /// The number of tracepoints this `BPF` has attached. Python: `b.num_open_tracepoints()`.
+    /// The number of tracepoints this `BPF` has attached: one per `category:event`.
+    /// Python: `b.num_open_tracepoints()` (the size of `tracepoint_fds`).
     public var numOpenTracepoints: Int { numOpen(.tracepoint) }
 
-    /// The number of raw tracepoints this `BPF` has attached.
+    /// The number of raw tracepoints this `BPF` has attached: one per tracepoint name (Python
+    /// keeps `raw_tracepoint_fds` but has no count).
     public var numOpenRawTracepoints: Int { numOpen(.rawTracepoint) }
 
     /// Loads and attaches functions whose names say where they go, as Python's `_trace_autoload`:

@@ -269,6 +269,8 @@ extension BPF {
         state.withLock { $0.attachments.all(UprobeLink.self).map(\.attachment).sorted { $0.eventName < $1.eventName } }
     }
 
-    /// The number of uprobes and uretprobes this `BPF` has open. Python: `b.num_open_uprobes()`.
+    /// The number of uprobes and uretprobes this `BPF` has open: one per libbcc event (binary,
+    /// offset, pid, entry or return); a `symRe` attach counts each match. Python:
+    /// `b.num_open_uprobes()` (the size of `uprobe_fds`).
     public var numOpenUprobes: Int { numOpen(.uprobe) }
 }

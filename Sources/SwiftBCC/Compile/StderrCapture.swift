@@ -28,7 +28,7 @@ enum StderrCapture {
 
         /// Writes the captured text back to the real stdout and stderr.
         func passThrough() {
-            if !stderr.isEmpty { writeAll(Array(stderr.utf8), to: 2) }
+            if !stderr.isEmpty { passOnLibbccOutput(stderr) }
             if !stdout.isEmpty { writeAll(Array(stdout.utf8), to: 1) }
         }
     }

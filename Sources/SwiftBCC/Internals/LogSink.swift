@@ -1,7 +1,6 @@
 // Where SwiftBCC's warnings go: one overridable sink (`BPF.logHandler`).
 
-private let sinkLock = Lock()
-nonisolated(unsafe) private var sinkHandler: (@Sendable (String) -> Void)?
+private let sink = LockedBox<(@Sendable (String) -> Void)?>(nil)
 
 extension BPF {
     /// Receives each warning SwiftBCC writes about an operation that went on anyway: kernel
@@ -13,12 +12,25 @@ extension BPF {
     /// lines elsewhere, e.g. to swift-log: `BPF.logHandler = { logger.warning("\($0)") }`; set
     /// it back to nil to restore stderr. Warnings said once per process stay once.
     ///
-    /// Not routed here: what libbcc itself prints while it compiles or attaches (clang
-    /// warnings, `DEBUG_*` output), which SwiftBCC captures and passes through to stderr, and
-    /// errors, which are thrown as `BPFError`.
+    /// With a handler set, what libbcc itself prints on stderr while it compiles, loads or
+    /// attaches and SwiftBCC passes on (clang warnings, `DEBUG_*` output) comes here too, line
+    /// by line; without one it goes to stderr as it was. Errors are thrown as `BPFError`, not
+    /// logged.
     public static var logHandler: (@Sendable (String) -> Void)? {
-        get { sinkLock.withLock { sinkHandler } }
-        set { sinkLock.withLock { sinkHandler = newValue } }
+        get { sink.withLock { $0 } }
+        set { sink.withLock { $0 = newValue } }
+    }
+}
+
+/// Passes on what libbcc printed: to `BPF.logHandler` line by line when one is set, else to
+/// stderr byte for byte.
+func passOnLibbccOutput(_ text: String) {
+    if let handler = BPF.logHandler {
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast(text.hasSuffix("\n") ? 1 : 0) {
+            handler(String(line))
+        }
+    } else {
+        writeAll(Array(text.utf8), to: 2)
     }
 }
 

@@ -17,6 +17,13 @@ import Glibc
 /// Swift types checked against libbcc's layout, open a typed view such as
 /// ``BPF/hashTable(_:key:value:)``. A `Table` does not keep its `BPF` alive: after
 /// `cleanup()` its operations throw `BPFError.closed`.
+///
+/// When the map goes: each `Table` holds its own duplicate of the map's fd (so an operation
+/// racing with `cleanup()` on another thread reaches this map, never an fd number reused for
+/// something else), and the kernel frees a map when its last fd closes. So after `cleanup()`
+/// the map stays in the kernel, unusable from SwiftBCC (every operation throws `.closed`),
+/// until the last `Table` or typed view of it obtained before the cleanup is released; the
+/// `BPF` itself drops its own references at `cleanup()`, and process exit frees everything.
 public final class Table: @unchecked Sendable {
     /// The table's name in the program.
     public let name: String
