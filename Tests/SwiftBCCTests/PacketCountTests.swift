@@ -6,14 +6,20 @@ import Testing
 extension KernelSuite {
     @Suite("PacketCount example", .requiresBPF)
     struct PacketCountTests {
-        @Test("counts ICMP, UDP and TCP per protocol on a veth in a namespace; SIGTERM removes XDP and exits 0")
-        func perProtocolInNamespace() throws {
-            let ns = try VethNamespace()
-            defer { ns.close() }
+        /// PacketCount on the namespace's inner device, once its XDP program is attached.
+        static func startAttached(in ns: VethNamespace) throws -> Child {
             let child = try Child("/usr/bin/nsenter", ["--net=\(ns.netnsPath)", try examplePath("PacketCount"), "--dev", ns.inner])
             #expect(eventually(timeout: 30) { ns.hasXDP(ns.inner, inside: true) || !child.process.isRunning },
                     "PacketCount attached no XDP program; stderr: \(child.stderr)")
             try #require(child.process.isRunning, "PacketCount exited; stderr: \(child.stderr)")
+            return child
+        }
+
+        @Test("counts ICMP, UDP and TCP per protocol on a veth in a namespace; SIGTERM removes XDP and exits 0")
+        func perProtocolInNamespace() throws {
+            let ns = try VethNamespace()
+            defer { ns.close() }
+            let child = try Self.startAttached(in: ns)
 
             let ping = try runCommand("/usr/bin/ping", ["-c", "3", "-i", "0.2", "-W", "1", ns.innerIP])
             #expect(ping.status == 0, "\(ping.output)")
@@ -54,10 +60,7 @@ extension KernelSuite {
         func nothingLeftAfterSignal(signal: Int32) throws {
             let ns = try VethNamespace()
             defer { ns.close() }
-            let child = try Child("/usr/bin/nsenter", ["--net=\(ns.netnsPath)", try examplePath("PacketCount"), "--dev", ns.inner])
-            #expect(eventually(timeout: 30) { ns.hasXDP(ns.inner, inside: true) || !child.process.isRunning },
-                    "PacketCount attached no XDP program; stderr: \(child.stderr)")
-            try #require(child.process.isRunning, "PacketCount exited; stderr: \(child.stderr)")
+            let child = try Self.startAttached(in: ns)
             let programsBefore = loadedProgramNames().filter { $0 == "hello_packet" }.count
             #expect(programsBefore >= 1)
             kill(child.process.processIdentifier, signal)

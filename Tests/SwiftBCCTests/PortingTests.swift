@@ -97,7 +97,7 @@ extension KernelSuite {
             #expect(child.stdoutLines.contains { $0.hasPrefix("LOG: " + getppid) }, "stdout: \(child.stdout)")
             #expect(!child.stderr.contains("sys_enter_getppid"), "stderr: \(child.stderr)")
             // What libbcc passes on (clang's warning) reaches the handler too, line by line.
-            #expect(child.stdoutLines.contains { $0.hasPrefix("LOG: ") && $0.contains("warning: clang-line-to-handler") },
+            #expect(child.stdoutLines.contains { $0.hasPrefix("LOG: ") && $0.contains("warning: \"clang-line-to-handler\"") },
                     "stdout: \(child.stdout)")
             #expect(!child.stderr.contains("clang-line-to-handler"), "stderr: \(child.stderr)")
             #expect(child.stderr.split(separator: "\n").allSatisfy { !$0.contains("SwiftBCC warning") || $0.contains("sys_enter_getpgid") },
