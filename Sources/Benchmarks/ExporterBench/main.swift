@@ -20,6 +20,8 @@ func argument(_ name: String, default value: Int) -> Int {
 
 let seriesCount = argument("--series", default: 10_000)
 let scrapes = argument("--scrapes", default: 10_000)
+/// Keys replaced by new ones (new series, old ones gone) before each scrape.
+let churn = argument("--churn", default: 0)
 
 func cpuMicros() -> Int {
     var u = rusage()
@@ -41,7 +43,7 @@ programs:
           u32 pid;
           char comm[16];
       };
-      BPF_HASH(bench_counts, struct key_t, u64, \(max(seriesCount, 1) * 2));
+      BPF_HASH(bench_counts, struct key_t, u64, \(max(seriesCount, 1) * 2 + 1024));
       int bench_noop(void *ctx) { return 0; }
     metrics:
       counters:
@@ -98,12 +100,19 @@ cpu.reserveCapacity(scrapes)
 wall.reserveCapacity(scrapes)
 var rssAfterWarmup = 0
 var tick: UInt64 = 0
+var retired = 0
 for n in 0..<scrapes {
     for j in 0..<max(1, seriesCount / 100) {
         tick &+= 1
-        let i = Int(tick % UInt64(max(seriesCount, 1)))
+        let i = retired + Int(tick % UInt64(max(seriesCount, 1)))
         _ = j
         try table.update(rawKey: key(i), rawValue: value(tick))
+    }
+    for _ in 0..<churn {
+        // Entry `retired` goes and entry `seriesCount + retired` arrives: same map size.
+        try table.delete(rawKey: key(retired))
+        try table.update(rawKey: key(seriesCount + retired), rawValue: value(1))
+        retired += 1
     }
     c0 = cpuMicros()
     t0 = DispatchTime.now().uptimeNanoseconds
@@ -121,7 +130,8 @@ func percentile(_ xs: [Double], _ p: Double) -> Double {
 func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
 func f(_ d: Double) -> String { String(format: "%.2f", d) }
 
-print("ExporterBench: \(seriesCount) series (a BPF_HASH of \(seriesCount) entries), \(scrapes) scrapes, \(out.count) bytes of text per scrape")
+print("ExporterBench: \(seriesCount) series (a BPF_HASH of \(seriesCount) entries), \(scrapes) scrapes, "
+    + "\(churn) keys replaced before each, \(out.count) bytes of text per scrape")
 print("first scrape (creates the series): cpu \(f(firstCPU)) ms, wall \(f(firstWall)) ms")
 print("scrape cpu ms (getrusage user+sys): mean \(f(mean(cpu))) p50 \(f(percentile(cpu, 0.5))) p99 \(f(percentile(cpu, 0.99))) max \(f(cpu.max() ?? 0))")
 print("scrape wall ms: mean \(f(mean(wall))) p50 \(f(percentile(wall, 0.5))) p99 \(f(percentile(wall, 0.99))) max \(f(wall.max() ?? 0))")

@@ -133,7 +133,7 @@ public final class Exporter: @unchecked Sendable {
             }
         }
         for l in layouts {
-            collectors.append(MetricCollector(layout: l, registry: registry, cgroups: cgroups))
+            collectors.append(MetricCollector(layout: l, cgroups: cgroups))
             _ = readError(l.table.name)
         }
         logger.info("program loaded", metadata: ["program": "\(p.name)", "metrics": "\(layouts.count)"])
@@ -162,7 +162,7 @@ public final class Exporter: @unchecked Sendable {
             scrapeDuration.record(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             buffer.removeAll(keepingCapacity: true)
             registry.emit(into: &buffer)
-            for c in collectors where c.layout.config.kind == .histogram { c.emitHistogram(into: &buffer) }
+            for c in collectors { c.emit(into: &buffer) }
             return buffer
         }
     }
