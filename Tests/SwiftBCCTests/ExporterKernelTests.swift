@@ -133,7 +133,7 @@ extension KernelSuite {
             let e = Exporter(config: try ExporterConfig.parse(yaml, path: "t.yaml"))
             let error = try #require(throws: ConfigError.self) { try e.load() }
             #expect(error.line == 10 && error.message.contains("table `missing`"), "\(error)")
-            #expect(!loadedProgramNames().contains(first))
+            #expect(eventually(timeout: 5) { !loadedProgramNames().contains(first) }, "\(first) left loaded")
             #expect(e.bpf(program: "good") == nil)
         }
 
@@ -284,6 +284,90 @@ extension KernelSuite {
             #expect(m["t_size_bytes_bucket{le=\"30\"}"] == 0 && m["t_size_bytes_bucket{le=\"40\"}"] == 5)
             #expect(m["t_size_bytes_bucket{le=\"100\"}"] == 5 && m["t_size_bytes_bucket{le=\"+Inf\"}"] == 5)
             #expect(m["t_size_bytes_sum{}"] == 200 && m["t_size_bytes_count{}"] == 5)
+        }
+        @Test("a uprobe, a raw tracepoint and a perf event from the config attach and count", .requiresUprobes)
+        func attachments() throws {
+            let up = uniqueFunctionName("exu"), raw = uniqueFunctionName("exr"), perf = uniqueFunctionName("exp")
+            let yaml = """
+            programs:
+              - name: p
+                text: |
+                  BPF_ARRAY(hits, u64, 3);
+                  static int hit(int i) { hits.atomic_increment(i); return 0; }
+                  int \(up)(void *ctx) { return hit(0); }
+                  int \(raw)(void *ctx) { return hit(1); }
+                  int \(perf)(void *ctx) { return hit(2); }
+                uprobes:
+                  - {binary: c, symbol: getpid, function: \(up), pid: \(getpid())}
+                raw_tracepoints:
+                  - {tracepoint: sys_enter, function: \(raw)}
+                perf_events:
+                  - {type: software, config: cpu-clock, sample_frequency: 999, function: \(perf)}
+                metrics:
+                  counters:
+                    - name: t_hits_total
+                      help: Hits.
+                      table: hits
+                      labels:
+                        - name: source
+                          decoders:
+                            - name: uint
+                            - {name: static_map, static_map: {"0": uprobe, "1": raw_tracepoint, "2": perf_event}}
+            """
+            let e = try loadExporter(yaml)
+            defer { e.cleanup() }
+            for name in [up, raw, perf] { #expect(loadedProgramNames().contains(name), "\(name) not loaded") }
+            var m: [String: Double] = [:]
+            let ok = eventually(timeout: 10) {
+                for _ in 0..<100 { _ = getpid() }
+                var x = 0.0
+                for i in 0..<2_000_000 { x += Double(i) }  // CPU time for the cpu-clock samples
+                _ = x
+                m = exposition(e.scrape())
+                return ["uprobe", "raw_tracepoint", "perf_event"].allSatisfy { (m["t_hits_total{source=\"\($0)\"}"] ?? 0) > 0 }
+            }
+            #expect(ok, "\(m.filter { $0.key.hasPrefix("t_hits") })")
+            e.cleanup()
+            // The kernel frees a detached program after an RCU grace period: wait for it.
+            #expect(eventually(timeout: 5) { Set(loadedProgramNames()).isDisjoint(with: [up, raw, perf]) },
+                    "left loaded: \(Set(loadedProgramNames()).intersection([up, raw, perf]))")
+        }
+
+        @Test("the cgroup decoder gives a cgroup v2 id's path")
+        func cgroupPaths() throws {
+            var st = stat()
+            let root = CgroupPaths.v2Root()
+            try #require(stat(root, &st) == 0 && FileManager.default.fileExists(atPath: root + "/cgroup.controllers"),
+                         "no cgroup v2 hierarchy at \(root)")
+            let rootID = UInt64(st.st_ino)
+            let sub = try FileManager.default.contentsOfDirectory(atPath: root).sorted().first { name in
+                var s = stat()
+                return stat(root + "/" + name, &s) == 0 && (s.st_mode & S_IFMT) == S_IFDIR
+            }
+            let fn = uniqueFunctionName("exg")
+            let e = try loadExporter("""
+            programs:
+              - name: p
+                text: |
+                  BPF_HASH(by_cgroup, u64, u64);
+                  int \(fn)(void *ctx) { return 0; }
+                metrics:
+                  gauges:
+                    - {name: t_cg, help: C., table: by_cgroup, labels: [{name: cgroup, decoders: [{name: cgroup}]}]}
+            """)
+            defer { e.cleanup() }
+            let t = try #require(e.bpf(program: "p"))["by_cgroup"]
+            try t.update(rawKey: bytes(rootID), rawValue: bytes(UInt64(1)))
+            try t.update(rawKey: bytes(UInt64(0xdead_beef_0000)), rawValue: bytes(UInt64(2)))
+            var subID: UInt64?
+            if let sub, stat(root + "/" + sub, &st) == 0 {
+                subID = UInt64(st.st_ino)
+                try t.update(rawKey: bytes(subID!), rawValue: bytes(UInt64(3)))
+            }
+            let m = exposition(e.scrape())
+            #expect(m["t_cg{cgroup=\"/\"}"] == 1, "\(m)")
+            #expect(m["t_cg{cgroup=\"unknown_cgroup_\(0xdead_beef_0000 as UInt64)\"}"] == 2, "\(m)")
+            if let sub { #expect(m["t_cg{cgroup=\"/\(sub)\"}"] == 3, "\(m)") }
         }
     }
 }

@@ -307,14 +307,25 @@ struct MetricLayout: @unchecked Sendable {
     }
 }
 
-/// cgroup v2 ids (the inode numbers of the directories under /sys/fs/cgroup) to paths,
-/// re-read when an id is unknown (at most once every 10 s).
+/// cgroup v2 ids (the inode numbers of the directories of the cgroup2 hierarchy: /sys/fs/cgroup,
+/// or /sys/fs/cgroup/unified on hybrid systems) to paths relative to it, re-read when an id is
+/// unknown (at most once every 10 s).
 final class CgroupPaths: @unchecked Sendable {
     let root: String
     private var paths: [UInt64: String] = [:]
     private var lastScan: Date = .distantPast
 
-    init(root: String = "/sys/fs/cgroup") { self.root = root }
+    init(root: String = CgroupPaths.v2Root()) { self.root = root }
+
+    /// Where the cgroup2 hierarchy is mounted (/proc/mounts), /sys/fs/cgroup when none is.
+    static func v2Root() -> String {
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        for line in mounts.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            if f.count >= 3, f[2] == "cgroup2" { return String(f[1]) }
+        }
+        return "/sys/fs/cgroup"
+    }
 
     func path(_ id: UInt64) -> String {
         if let p = paths[id] { return p }
