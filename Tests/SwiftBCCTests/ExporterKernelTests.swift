@@ -369,5 +369,43 @@ extension KernelSuite {
             #expect(m["t_cg{cgroup=\"unknown_cgroup_\(0xdead_beef_0000 as UInt64)\"}"] == 2, "\(m)")
             if let sub { #expect(m["t_cg{cgroup=\"/\(sub)\"}"] == 3, "\(m)") }
         }
+        /// The shipped configs, loaded for real, with the activity each one counts.
+        @Test("each shipped config loads, counts what it traces and exports cumulative histograms",
+              arguments: ["syscalls", "biolatency", "runqlat", "execs"])
+        func shippedConfigs(_ name: String) throws {
+            let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("../../examples/exporter/\(name).yaml").standardized.path
+            let e = Exporter(config: try ExporterConfig.load(path: path))
+            try e.load()
+            defer { e.cleanup() }
+            let metric = e.config.programs[0].metrics[0]
+            var text = ""
+            let seen = eventually(timeout: 20) {
+                switch name {
+                case "biolatency": blockIO()
+                case "execs": execTrue()
+                default: usleep(50_000)
+                }
+                text = String(decoding: e.scrape(), as: UTF8.self)
+                return text.contains("\n\(metric.name)")
+            }
+            try #require(seen, "no \(metric.name) series after 20 s; scrape:\n\(text.prefix(3000))")
+            #expect(text.contains("# TYPE \(metric.name) \(metric.kind.rawValue)\n"))
+            guard metric.kind == .histogram else { return }
+            // Per series: the le buckets rise to the +Inf bucket, which is _count.
+            var lastBySeries: [String: Double] = [:]
+            for line in text.split(separator: "\n") where line.hasPrefix(metric.name + "_bucket{") {
+                let labels = line.replacing(/,?le="[^"]*"/, with: "").split(separator: "}")[0]
+                let v = try #require(Double(line.split(separator: " ").last ?? ""))
+                #expect(v >= (lastBySeries[String(labels)] ?? 0), "\(line)")
+                lastBySeries[String(labels)] = v
+            }
+            #expect(!lastBySeries.isEmpty)
+            let m = exposition(Array(text.utf8))
+            for (labels, inf) in lastBySeries {
+                let series = labels.dropFirst((metric.name + "_bucket{").count)
+                #expect(m["\(metric.name)_count{\(series)}"] == inf, "\(labels)")
+            }
+        }
     }
 }
