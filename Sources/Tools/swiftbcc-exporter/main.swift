@@ -16,7 +16,7 @@ struct SwiftBCCExporterCommand: AsyncParsableCommand {
     @Option(name: .long, help: "HOST:PORT to serve /metrics and /healthz on (port 0: any free port).")
     var listen: String = "127.0.0.1:9435"
 
-    @Flag(name: .long, help: "Check the config (and compile and check the programs, without attaching) and exit.")
+    @Flag(name: .long, help: "Parse and check the config file (structure, types, names, source files; no kernel access) and exit.")
     var check = false
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
