@@ -160,3 +160,46 @@ package.products += [
 package.targets += [
     .executableTarget(name: "swiftbcc", path: "Sources/Tools/swiftbcc"),
 ]
+
+// swiftbcc-exporter (issue 15): a Prometheus exporter of BPF maps in the shape of cloudflare's
+// ebpf_exporter. The config/metrics logic is the `SwiftBCCExporter` library (unit-tested by
+// SwiftBCCTests); the executable is a thin command line over it; ExporterBench times scrapes.
+package.dependencies += [
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+]
+package.products += [
+    .library(name: "SwiftBCCExporter", targets: ["SwiftBCCExporter"]),
+    .executable(name: "swiftbcc-exporter", targets: ["swiftbcc-exporter"]),
+]
+package.targets += [
+    .target(
+        name: "SwiftBCCExporter",
+        dependencies: [
+            "SwiftBCC",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        path: "Sources/Exporter/SwiftBCCExporter"
+    ),
+    .executableTarget(
+        name: "swiftbcc-exporter",
+        dependencies: ["SwiftBCCExporter", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        path: "Sources/Tools/swiftbcc-exporter"
+    ),
+    .executableTarget(
+        name: "ExporterBench",
+        dependencies: ["SwiftBCC", "SwiftBCCExporter"],
+        path: "Sources/Benchmarks/ExporterBench"
+    ),
+]
+// The exporter's tests live with the others (KernelSuite, the Child helpers): they import it.
+for target in package.targets where target.name == "SwiftBCCTests" {
+    target.dependencies += ["SwiftBCCExporter"]
+}
