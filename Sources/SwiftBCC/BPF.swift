@@ -17,8 +17,11 @@ import Synchronization
 public final class BPF: @unchecked Sendable {
     /// A loaded function: its name, program type and program fd. Python: `BPF.Function`.
     public struct Function: Hashable, Sendable {
+        /// The function's name in the C source.
         public let name: String
+        /// The program type it was loaded as.
         public let type: ProgramType
+        /// The program's file descriptor, owned by the `BPF` (closed by `cleanup()`).
         public let fd: Int32
     }
 

@@ -9,6 +9,7 @@ public struct StackBuildIDFrame: Hashable, Sendable, CustomStringConvertible {
     /// The offset of the instruction in that file.
     public let offset: UInt64
 
+    /// A frame from its status, build id and offset (for tests and for frames read elsewhere).
     public init(status: Int32 = 1, buildID: [UInt8], offset: UInt64) {
         self.status = status
         self.buildID = buildID
