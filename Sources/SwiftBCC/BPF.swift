@@ -17,8 +17,11 @@ import Synchronization
 public final class BPF: @unchecked Sendable {
     /// A loaded function: its name, program type and program fd. Python: `BPF.Function`.
     public struct Function: Hashable, Sendable {
+        /// The function's name in the C source.
         public let name: String
+        /// The program type it was loaded as.
         public let type: ProgramType
+        /// The program's file descriptor, owned by the `BPF` (closed by `cleanup()`).
         public let fd: Int32
     }
 
@@ -76,11 +79,18 @@ public final class BPF: @unchecked Sendable {
     /// Compiles `text` with libbcc (clang/LLVM) and auto-attaches its `kprobe__*`,
     /// `kretprobe__*`, `tracepoint__*` and `raw_tracepoint__*` functions.
     /// - Parameters:
+    ///   - text: the program's restricted C source.
     ///   - cflags: extra clang flags, e.g. `["-DMAX=10"]`.
     ///   - debug: `DEBUG_*` flags; their output goes to stderr.
     ///   - usdtContexts: USDT contexts whose enabled probes the program handles: libbcc's
     ///     argument readers (`bpf_usdt_readarg`) are prepended to `text` and the probes attached;
     ///     with `attachUSDTIgnorePID`, in every process rather than the context's.
+    ///   - allowRlimit: whether libbcc may raise `RLIMIT_MEMLOCK` and retry when creating a map
+    ///     or loading a program fails with `EPERM` (Python's `allow_rlimit`).
+    ///   - device: the network device to offload the programs and maps to (Python's `device`),
+    ///     or nil for none.
+    ///   - attachUSDTIgnorePID: attach the USDT contexts' probes in every process running the
+    ///     binary, not only the contexts' pids (Python's `attach_usdt_ignore_pid`).
     /// - Throws: `BPFError.compileFailed` with clang's diagnostics,
     ///   `BPFError.kernelHeadersNotFound` when libbcc finds no kernel headers.
     ///

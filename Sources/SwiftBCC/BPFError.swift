@@ -74,6 +74,8 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     /// defines (clang warned of an implicit declaration, and the kernel rejects the call).
     case undefinedFunction(name: String, function: String, diagnostics: String)
 
+    /// What failed and how to fix it, as one sentence or a short paragraph, with the diagnostics,
+    /// log or errno the case carries.
     public var description: String {
         switch self {
         case let .compileFailed(source, diagnostics):

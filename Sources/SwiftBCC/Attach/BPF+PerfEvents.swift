@@ -3,40 +3,88 @@ import Glibc
 
 /// `perf_type_id` values (`linux/perf_event.h`), as Python BCC's `PerfType`.
 public enum PerfType {
+    /// A generalized hardware event: a ``PerfHWConfig`` value is its config. `PERF_TYPE_HARDWARE`;
+    /// Python: `PerfType.HARDWARE`.
     public static let hardware: UInt32 = 0
+    /// A software event the kernel counts: a ``PerfSWConfig`` value is its config.
+    /// `PERF_TYPE_SOFTWARE`; Python: `PerfType.SOFTWARE`.
     public static let software: UInt32 = 1
+    /// A tracepoint: its tracefs id is the config. `PERF_TYPE_TRACEPOINT`; Python:
+    /// `PerfType.TRACEPOINT`.
     public static let tracepoint: UInt32 = 2
+    /// A hardware cache event: the config encodes cache, operation and result.
+    /// `PERF_TYPE_HW_CACHE`; Python: `PerfType.HW_CACHE`.
     public static let hwCache: UInt32 = 3
+    /// A CPU-specific raw hardware event: its code is the config. `PERF_TYPE_RAW`; Python:
+    /// `PerfType.RAW`.
     public static let raw: UInt32 = 4
+    /// A hardware breakpoint, set with `bpType`, `config1` (address) and `config2` (length).
+    /// `PERF_TYPE_BREAKPOINT`; Python: `PerfType.BREAKPOINT`.
     public static let breakpoint: UInt32 = 5
 }
 
 /// `perf_hw_id` values, as Python BCC's `PerfHWConfig`.
 public enum PerfHWConfig {
+    /// CPU cycles. `PERF_COUNT_HW_CPU_CYCLES`; Python: `PerfHWConfig.CPU_CYCLES`.
     public static let cpuCycles: UInt64 = 0
+    /// Retired instructions. `PERF_COUNT_HW_INSTRUCTIONS`; Python: `PerfHWConfig.INSTRUCTIONS`.
     public static let instructions: UInt64 = 1
+    /// Cache accesses (usually of the last-level cache). `PERF_COUNT_HW_CACHE_REFERENCES`; Python:
+    /// `PerfHWConfig.CACHE_REFERENCES`.
     public static let cacheReferences: UInt64 = 2
+    /// Cache misses (usually of the last-level cache). `PERF_COUNT_HW_CACHE_MISSES`; Python:
+    /// `PerfHWConfig.CACHE_MISSES`.
     public static let cacheMisses: UInt64 = 3
+    /// Retired branch instructions. `PERF_COUNT_HW_BRANCH_INSTRUCTIONS`; Python:
+    /// `PerfHWConfig.BRANCH_INSTRUCTIONS`.
     public static let branchInstructions: UInt64 = 4
+    /// Mispredicted branch instructions. `PERF_COUNT_HW_BRANCH_MISSES`; Python:
+    /// `PerfHWConfig.BRANCH_MISSES`.
     public static let branchMisses: UInt64 = 5
+    /// Bus cycles. `PERF_COUNT_HW_BUS_CYCLES`; Python: `PerfHWConfig.BUS_CYCLES`.
     public static let busCycles: UInt64 = 6
+    /// Cycles stalled in the instruction front end. `PERF_COUNT_HW_STALLED_CYCLES_FRONTEND`;
+    /// Python: `PerfHWConfig.STALLED_CYCLES_FRONTEND`.
     public static let stalledCyclesFrontend: UInt64 = 7
+    /// Cycles stalled in the back end. `PERF_COUNT_HW_STALLED_CYCLES_BACKEND`; Python:
+    /// `PerfHWConfig.STALLED_CYCLES_BACKEND`.
     public static let stalledCyclesBackend: UInt64 = 8
+    /// Reference cycles, not affected by CPU frequency scaling. `PERF_COUNT_HW_REF_CPU_CYCLES`;
+    /// Python: `PerfHWConfig.REF_CPU_CYCLES`.
     public static let refCPUCycles: UInt64 = 9
 }
 
 /// `perf_sw_id` values, as Python BCC's `PerfSWConfig`.
 public enum PerfSWConfig {
+    /// The CPU clock, a high-resolution per-CPU timer. `PERF_COUNT_SW_CPU_CLOCK`; Python:
+    /// `PerfSWConfig.CPU_CLOCK`.
     public static let cpuClock: UInt64 = 0
+    /// The clock of the task being measured. `PERF_COUNT_SW_TASK_CLOCK`; Python:
+    /// `PerfSWConfig.TASK_CLOCK`.
     public static let taskClock: UInt64 = 1
+    /// Page faults. `PERF_COUNT_SW_PAGE_FAULTS`; Python: `PerfSWConfig.PAGE_FAULTS`.
     public static let pageFaults: UInt64 = 2
+    /// Context switches. `PERF_COUNT_SW_CONTEXT_SWITCHES`; Python: `PerfSWConfig.CONTEXT_SWITCHES`.
     public static let contextSwitches: UInt64 = 3
+    /// Migrations of the task to another CPU. `PERF_COUNT_SW_CPU_MIGRATIONS`; Python:
+    /// `PerfSWConfig.CPU_MIGRATIONS`.
     public static let cpuMigrations: UInt64 = 4
+    /// Minor page faults (no disk I/O). `PERF_COUNT_SW_PAGE_FAULTS_MIN`; Python:
+    /// `PerfSWConfig.PAGE_FAULTS_MIN`.
     public static let pageFaultsMin: UInt64 = 5
+    /// Major page faults (with disk I/O). `PERF_COUNT_SW_PAGE_FAULTS_MAJ`; Python:
+    /// `PerfSWConfig.PAGE_FAULTS_MAJ`.
     public static let pageFaultsMaj: UInt64 = 6
+    /// Alignment faults. `PERF_COUNT_SW_ALIGNMENT_FAULTS`; Python: `PerfSWConfig.ALIGNMENT_FAULTS`.
     public static let alignmentFaults: UInt64 = 7
+    /// Emulated instructions. `PERF_COUNT_SW_EMULATION_FAULTS`; Python:
+    /// `PerfSWConfig.EMULATION_FAULTS`.
     public static let emulationFaults: UInt64 = 8
+    /// A placeholder event that counts nothing. `PERF_COUNT_SW_DUMMY`; Python:
+    /// `PerfSWConfig.DUMMY`.
     public static let dummy: UInt64 = 9
+    /// The event behind `BPF_PERF_OUTPUT` buffers (`bpf_perf_event_output`).
+    /// `PERF_COUNT_SW_BPF_OUTPUT`; Python: `PerfSWConfig.BPF_OUTPUT`.
     public static let bpfOutput: UInt64 = 10
 }
 
@@ -45,34 +93,72 @@ public enum PerfSWConfig {
 public struct PerfEventAttr: Hashable, Sendable {
     /// The bit-field word of `perf_event_attr` (`disabled`, `inherit`, ..., `freq`, ...).
     public struct Flags: OptionSet, Hashable, Sendable {
+        /// The bit-field word, bit 0 (`disabled`) first.
         public let rawValue: UInt64
+        /// The flags whose bit-field word is `rawValue`.
         public init(rawValue: UInt64) { self.rawValue = rawValue }
+        /// Start the event disabled. The `disabled` bit; Python: `attr.disabled = 1` on
+        /// `Perf.perf_event_attr`.
         public static let disabled = Flags(rawValue: 1 << 0)
+        /// Count the task's children too. The `inherit` bit; Python: `attr.inherit = 1` on
+        /// `Perf.perf_event_attr`.
         public static let inherit = Flags(rawValue: 1 << 1)
+        /// Keep the event on the PMU at all times (errors when it cannot be). The `pinned` bit;
+        /// Python: `attr.pinned = 1` on `Perf.perf_event_attr`.
         public static let pinned = Flags(rawValue: 1 << 2)
+        /// Be the only group on the PMU when on it. The `exclusive` bit; Python: `attr.exclusive =
+        /// 1` on `Perf.perf_event_attr`.
         public static let exclusive = Flags(rawValue: 1 << 3)
+        /// Do not count user space. The `exclude_user` bit; Python: `attr.exclude_user = 1` on
+        /// `Perf.perf_event_attr`.
         public static let excludeUser = Flags(rawValue: 1 << 4)
+        /// Do not count the kernel. The `exclude_kernel` bit; Python: `attr.exclude_kernel = 1` on
+        /// `Perf.perf_event_attr`.
         public static let excludeKernel = Flags(rawValue: 1 << 5)
+        /// Do not count the hypervisor. The `exclude_hv` bit; Python: `attr.exclude_hv = 1` on
+        /// `Perf.perf_event_attr`.
         public static let excludeHv = Flags(rawValue: 1 << 6)
+        /// Do not count when the CPU is idle. The `exclude_idle` bit; Python: `attr.exclude_idle =
+        /// 1` on `Perf.perf_event_attr`.
         public static let excludeIdle = Flags(rawValue: 1 << 7)
+        /// Record mmap events. The `mmap` bit; Python: `attr.mmap = 1` on `Perf.perf_event_attr`.
         public static let mmap = Flags(rawValue: 1 << 8)
+        /// Record command-name changes. The `comm` bit; Python: `attr.comm = 1` on
+        /// `Perf.perf_event_attr`.
         public static let comm = Flags(rawValue: 1 << 9)
         /// `sample_freq` rather than `sample_period` (set by `sampleFreq:`).
         public static let freq = Flags(rawValue: 1 << 10)
+        /// Keep per-task counts of inherited events. The `inherit_stat` bit; Python:
+        /// `attr.inherit_stat = 1` on `Perf.perf_event_attr`.
         public static let inheritStat = Flags(rawValue: 1 << 11)
+        /// Enable the event at the next exec. The `enable_on_exec` bit; Python:
+        /// `attr.enable_on_exec = 1` on `Perf.perf_event_attr`.
         public static let enableOnExec = Flags(rawValue: 1 << 12)
+        /// Record fork and exit events. The `task` bit; Python: `attr.task = 1` on
+        /// `Perf.perf_event_attr`.
         public static let task = Flags(rawValue: 1 << 13)
+        /// Wake up at `wakeup_watermark` bytes rather than `wakeup_events` events. The `watermark`
+        /// bit; Python: `attr.watermark = 1` on `Perf.perf_event_attr`.
         public static let watermark = Flags(rawValue: 1 << 14)
     }
 
+    /// The event type, a ``PerfType`` value. Python: `attr.type`.
     public var type: UInt32
+    /// The event within its type, such as a ``PerfHWConfig`` or ``PerfSWConfig`` value. Python:
+    /// `attr.config`.
     public var config: UInt64
     /// `sample_period`, or `sample_freq` when `flags` contains `.freq`.
     public var samplePeriodOrFreq: UInt64
+    /// What each sample records, ``PerfEventSampleFormat`` bits. Python: `attr.sample_type`.
     public var sampleType: UInt64
+    /// What a `read(2)` of the event returns (`PERF_FORMAT_*` bits). Python: `attr.read_format`.
     public var readFormat: UInt64
+    /// The bit-field word: `disabled`, `inherit`, ..., `freq`, `precise_ip`, ...
     public var flags: Flags
+    /// Samples per wakeup of the reader (`wakeup_events`). Python: `attr.wakeup_events`.
     public var wakeupEvents: UInt32
+    /// The breakpoint type (`HW_BREAKPOINT_R`, `_W`, `_X`) for a ``PerfType/breakpoint`` event.
+    /// Python: `attr.bp_type`.
     public var bpType: UInt32
     /// `bp_addr` / `config1`.
     public var config1: UInt64

@@ -20,6 +20,8 @@ public struct UprobeAttachment: Hashable, Sendable, CustomStringConvertible {
     /// Set when `symbol` is an IFUNC: how it was resolved to this CPU's implementation.
     public let ifunc: IFUNCResolution?
 
+    /// One line saying what the probe is: `uprobe strlen in /usr/lib/... at file offset 0x...`, and
+    /// how an IFUNC was resolved.
     public var description: String {
         var s = "\(isReturn ? "uretprobe" : "uprobe") \(symbol ?? "0x" + String(offset, radix: 16)) in \(path) "
             + "at file offset 0x\(String(offset, radix: 16))"

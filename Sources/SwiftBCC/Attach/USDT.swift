@@ -4,14 +4,19 @@ import Glibc
 /// One USDT probe (`<sys/sdt.h>` `DTRACE_PROBE*`) of a binary: provider, name and where it is.
 /// Python: `bcc.usdt.USDTProbe`.
 public struct USDTProbe: Hashable, Sendable, CustomStringConvertible {
+    /// The probe's provider, the first argument of `DTRACE_PROBE*` (`myapp`).
     public let provider: String
+    /// The probe's name, the second argument of `DTRACE_PROBE*` (`request`).
     public let name: String
+    /// The binary or library that holds the probe.
     public let binPath: String
     /// Virtual address of the probe's semaphore (0 when it has none).
     public let semaphore: UInt64
     /// File offset of the semaphore.
     public let semaphoreOffset: UInt64
+    /// How many places in the binary fire the probe (a probe in an inlined function has several).
     public let numLocations: Int
+    /// How many arguments the probe passes (`bpf_usdt_readarg(1, ...)` reads the first).
     public let numArguments: Int
 
     /// `provider:name`. Python: `probe.short_name()`.

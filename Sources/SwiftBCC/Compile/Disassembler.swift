@@ -20,13 +20,19 @@
 public enum Disassembler {
     /// One 8-byte BPF instruction (`struct bpf_insn`). Python: `bcc.disassembler.BPFInstr`.
     public struct Instruction: Sendable, Hashable {
+        /// The opcode byte: the instruction class in the low three bits, then source and operation
+        /// (`0x85` is `call`).
         public var opcode: UInt8
         /// Destination and source registers (the low and high nibble of byte 1).
         public var dst: UInt8
+        /// The source register (the high nibble of byte 1).
         public var src: UInt8
+        /// The signed 16-bit offset: of a jump, in instructions, or of a memory access, in bytes.
         public var offset: Int16
+        /// The signed 32-bit immediate: a constant, a helper number, or half of a 64-bit load.
         public var imm: Int32
 
+        /// An instruction from its fields, as `struct bpf_insn` holds them.
         public init(opcode: UInt8, dst: UInt8, src: UInt8, offset: Int16, imm: Int32) {
             self.opcode = opcode
             self.dst = dst

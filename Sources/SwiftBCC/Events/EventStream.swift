@@ -39,6 +39,8 @@ extension Table {
     /// waiting for the consumer, come as `.lost` elements in place.
     ///
     /// - Parameters:
+    ///   - type: the Swift mirror of the C struct each event holds; its size is checked
+    ///     against each event's.
     ///   - pageCount: pages per CPU for a perf buffer (power of two); ignored for ring buffers.
     ///   - bufferLimit: samples kept waiting for the consumer before further ones are dropped.
     ///

@@ -39,6 +39,7 @@ extension Table {
     ///   - lostCallback: called with the number of samples the kernel dropped because a buffer
     ///     was full; without it libbcc prints "Possibly lost N samples" to stderr.
     ///   - wakeupEvents: samples per wakeup; above 1, use `perfBufferConsume()` for the rest.
+    ///   - callback: called with the CPU and the bytes of each sample, as described above.
     /// - Throws: `.wrongTableKind` unless this is a `BPF_PERF_OUTPUT` (PerfEventArray) table,
     ///   `.invalidArgument` for a bad page count or `wakeupEvents`, or a buffer already open,
     ///   `.systemCall` when the kernel refuses a perf event or its mmap.

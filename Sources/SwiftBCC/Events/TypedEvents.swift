@@ -1,3 +1,4 @@
+/// Reading an event's bytes, as a perf or ring buffer callback gets them, into a Swift value.
 extension UnsafeRawBufferPointer {
     /// The event's bytes read as `T`, a Swift struct laid out like the C struct the program
     /// submits (fixed-size integers, tuples for arrays: `char comm[16]` is

@@ -6,14 +6,17 @@ import Glibc
 /// shows. The one probe mechanism of SwiftBCC: the library's `BPF.kfuncSupport` and friends,
 /// the tools' choice of attach path and the tests' condition traits all read these.
 public struct FeatureSupport: Sendable, CustomStringConvertible {
+    /// Whether the kernel allowed it: the probe ran without an error.
     public let isSupported: Bool
     /// What was tried and what happened: the kernel's refusal when unsupported.
     public let reason: String
     /// The error the probe got, when unsupported.
     public let error: BPFError?
 
+    /// The `reason`, as a skip message or a tool's fallback line shows it.
     public var description: String { reason }
 
+    /// A probe result: whether it is supported, why (or why not), and the error the probe got.
     public init(isSupported: Bool, reason: String, error: BPFError? = nil) {
         self.isSupported = isSupported
         self.reason = reason

@@ -6,8 +6,11 @@ import Glibc
 public enum KernelObjects {
     /// One loaded program: its id, type and (up to 15-character) name.
     public struct Program: Hashable, Sendable {
+        /// The program's kernel id (as `bpftool prog show id N` takes it).
         public let id: UInt32
+        /// The program's type.
         public let type: ProgramType
+        /// The program's name: its function name, cut to 15 characters by the kernel.
         public let name: String
     }
 

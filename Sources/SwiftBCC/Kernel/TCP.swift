@@ -9,12 +9,19 @@ public enum TCP {
 
     /// TCP header flags (`include/net/tcp.h`). Python: `bcc.tcp.TCPHDR_FIN` ... `TCPHDR_CWR`.
     public static let tcphdrFIN: UInt8 = 0x01
+    /// `TCPHDR_SYN` (0x02): synchronize sequence numbers. Python: `bcc.tcp.TCPHDR_SYN`.
     public static let tcphdrSYN: UInt8 = 0x02
+    /// `TCPHDR_RST` (0x04): reset the connection. Python: `bcc.tcp.TCPHDR_RST`.
     public static let tcphdrRST: UInt8 = 0x04
+    /// `TCPHDR_PSH` (0x08): push the data to the application. Python: `bcc.tcp.TCPHDR_PSH`.
     public static let tcphdrPSH: UInt8 = 0x08
+    /// `TCPHDR_ACK` (0x10): the acknowledgment number is valid. Python: `bcc.tcp.TCPHDR_ACK`.
     public static let tcphdrACK: UInt8 = 0x10
+    /// `TCPHDR_URG` (0x20): the urgent pointer is valid. Python: `bcc.tcp.TCPHDR_URG`.
     public static let tcphdrURG: UInt8 = 0x20
+    /// `TCPHDR_ECE` (0x40): ECN echo. Python: `bcc.tcp.TCPHDR_ECE`.
     public static let tcphdrECE: UInt8 = 0x40
+    /// `TCPHDR_CWR` (0x80): congestion window reduced. Python: `bcc.tcp.TCPHDR_CWR`.
     public static let tcphdrCWR: UInt8 = 0x80
 
     static let flagNames: [(UInt8, String)] = [

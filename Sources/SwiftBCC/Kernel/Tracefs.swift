@@ -3,6 +3,8 @@ import Glibc
 /// Where tracefs is mounted. Python BCC looks at /sys/kernel/debug/tracing first, then
 /// /sys/kernel/tracing; either works when it has a `trace_pipe`.
 public enum Tracefs {
+    /// The mount points tried, in order: `/sys/kernel/tracing`, then `/sys/kernel/debug/tracing`.
+    /// Python: `bcc.TRACEFS` (which tries them in the other order).
     public static let candidates = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
 
     /// The tracefs root, or nil when neither candidate is mounted.

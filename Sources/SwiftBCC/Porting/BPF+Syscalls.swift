@@ -6,6 +6,7 @@ public enum ProbeAttachment: Equatable, Sendable, CustomStringConvertible {
     /// The tracepoint used instead, on a kernel without kprobes (`syscalls:sys_enter_execve`).
     case tracepoint(String)
 
+    /// `kprobe <event>` or `tracepoint <category:event>`.
     public var description: String {
         switch self {
         case let .kprobe(event): "kprobe \(event)"

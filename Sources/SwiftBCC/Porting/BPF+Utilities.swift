@@ -39,7 +39,9 @@ public struct ArgString: Sendable, Hashable, CustomStringConvertible {
     /// The argument's bytes (UTF-8, as the file system encoding on Linux). Python: `bytes(arg)`.
     public let bytes: [UInt8]
 
+    /// The argument's UTF-8 bytes. Python: `ArgString(arg)`.
     public init(_ arg: String) { bytes = Array(arg.utf8) }
+    /// An argument from its bytes, as they are.
     public init(bytes: [UInt8]) { self.bytes = bytes }
 
     /// The argument as text (invalid UTF-8 shown as U+FFFD). Python: `str(arg)`.

@@ -19,6 +19,7 @@ public func printb(cString bytes: some Sequence<UInt8>, nl: Bool = true) {
     printb(bytes.prefix { $0 != 0 }, nl: nl)
 }
 
+/// printf-style field widths in string interpolation, for ports of Python tools' `%-16s %7d` output.
 extension DefaultStringInterpolation {
     /// printf-style field width: `"\(comm, width: -16)"` is C's `%-16s` (left-aligned),
     /// `"\(pid, width: 7)"` is `%7d` (right-aligned). Never truncates.

@@ -9,6 +9,7 @@ public struct StackBuildIDFrame: Hashable, Sendable, CustomStringConvertible {
     /// The offset of the instruction in that file.
     public let offset: UInt64
 
+    /// A frame from its status, build id and offset (for tests and for frames read elsewhere).
     public init(status: Int32 = 1, buildID: [UInt8], offset: UInt64) {
         self.status = status
         self.buildID = buildID
@@ -24,7 +25,7 @@ public struct StackBuildIDFrame: Hashable, Sendable, CustomStringConvertible {
 extension Table {
     /// The frames of stack `stackId` of a `BPF_STACK_TRACE_BUILDID` table, innermost first, up
     /// to the first frame the kernel could not give a build id for (`BPF_STACK_BUILD_ID_IP` or
-    /// `_EMPTY`), as Python stops there. Symbolize them with ``BPF/sym(_:showModule:showOffset:)``
+    /// `_EMPTY`), as Python stops there. Symbolize them with ``BPF/sym(_:showModule:showOffset:)-type.method``
     /// after ``BPF/addModule(_:)``. A failed `get_stackid` or a missing id gives an empty array.
     /// Python: `stack_traces.walk(stack_id)` on a build-id table.
     public func walkBuildID<I: BinaryInteger>(_ stackId: I) throws -> [StackBuildIDFrame] {
@@ -50,7 +51,7 @@ extension BPF {
         sym(buildID: frame.buildID, offset: frame.offset, showModule: showModule, showOffset: showOffset)
     }
 
-    /// Instance form of ``BPF/sym(_:showModule:showOffset:)``. Python: `b.sym(frame, pid)`.
+    /// Instance form of ``BPF/sym(_:showModule:showOffset:)-type.method``. Python: `b.sym(frame, pid)`.
     public func sym(_ frame: StackBuildIDFrame, showModule: Bool = false, showOffset: Bool = false) -> String {
         Self.sym(frame, showModule: showModule, showOffset: showOffset)
     }

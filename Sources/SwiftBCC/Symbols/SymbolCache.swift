@@ -102,17 +102,17 @@ extension BPF {
         SymbolCache.forPid(-1).resolveName(module: nil, name: name)
     }
 
-    /// Instance form of ``BPF/sym(_:pid:showModule:showOffset:demangle:)``. Python: `b.sym(...)`.
+    /// Instance form of ``BPF/sym(_:pid:showModule:showOffset:demangle:)-type.method``. Python: `b.sym(...)`.
     public func sym(_ addr: UInt64, pid: Int32, showModule: Bool = false, showOffset: Bool = false,
                     demangle: Bool = true) -> String {
         Self.sym(addr, pid: pid, showModule: showModule, showOffset: showOffset, demangle: demangle)
     }
 
-    /// Instance form of ``BPF/ksym(_:showModule:showOffset:)``. Python: `b.ksym(addr)`.
+    /// Instance form of ``BPF/ksym(_:showModule:showOffset:)-type.method``. Python: `b.ksym(addr)`.
     public func ksym(_ addr: UInt64, showModule: Bool = false, showOffset: Bool = false) -> String {
         Self.ksym(addr, showModule: showModule, showOffset: showOffset)
     }
 
-    /// Instance form of ``BPF/ksymname(_:)``. Python: `b.ksymname(name)`.
+    /// Instance form of ``BPF/ksymname(_:)-type.method``. Python: `b.ksymname(name)`.
     public func ksymname(_ name: String) -> UInt64? { Self.ksymname(name) }
 }

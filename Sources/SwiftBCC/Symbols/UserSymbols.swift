@@ -4,7 +4,9 @@ import Glibc
 /// A function symbol of a user-space binary: its name and its address in the ELF file
 /// (`st_value`), as `bcc_foreach_function_symbol` reports it.
 public struct UserSymbol: Hashable, Sendable {
+    /// The symbol's name, as the ELF symbol table has it.
     public let name: String
+    /// The symbol's address in the ELF file (`st_value`).
     public let address: UInt64
 }
 
@@ -33,6 +35,8 @@ public struct IFUNCResolution: Hashable, Sendable, CustomStringConvertible {
     /// Why the implementation could not be found (the uprobe then sits on the resolver).
     public let failure: String?
 
+    /// One line saying where the uprobe sits: the implementation and its offset, or the resolver
+    /// and why.
     public var description: String {
         if let implementationOffset {
             let name = implementationSymbol.map { " (\($0))" } ?? ""

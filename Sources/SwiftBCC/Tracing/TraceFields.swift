@@ -3,7 +3,9 @@
 public struct TraceFields: Hashable, Sendable, CustomStringConvertible {
     /// The task's comm (`<...>` when the kernel did not record it).
     public var task: String
+    /// The thread id the kernel recorded (the `-1234` after the task).
     public var pid: Int
+    /// The CPU the line was written on (`[001]`).
     public var cpu: Int
     /// The irq/preempt flags column, e.g. `d..31` or `....`; empty when the kernel omits it.
     public var flags: String
@@ -14,11 +16,13 @@ public struct TraceFields: Hashable, Sendable, CustomStringConvertible {
     /// The thread group id, when the line has the `(tgid)` column (`record-tgid` option).
     public var tgid: Int?
 
+    /// A parsed line from its fields.
     public init(task: String, pid: Int, cpu: Int, flags: String, timestamp: Double, message: String, tgid: Int? = nil) {
         self.task = task; self.pid = pid; self.cpu = cpu; self.flags = flags
         self.timestamp = timestamp; self.message = message; self.tgid = tgid
     }
 
+    /// The fields as Python prints the tuple: `(task, pid, cpu, flags, ts, msg)`.
     public var description: String {
         "(\(task), \(pid), \(cpu), \(flags), \(timestamp), \(message))"
     }
