@@ -63,6 +63,7 @@ extension Table {
     /// Removes the perf events ``openPerfEvent(type:config:)`` stored and closes their fds
     /// (`cleanup()` does it too). Python: `del t[cpu]` for each CPU; libbcc: `bpf_close_perf_event_fd`.
     public func closePerfEvent() {
+        noteClosedIfBPFIs()
         perfEvents.withLock { events in
             for (cpu, fd) in events.sorted(by: { $0.key < $1.key }) {
                 _ = try? delete(Int(cpu))
