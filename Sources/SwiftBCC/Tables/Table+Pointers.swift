@@ -69,7 +69,16 @@ extension Table {
         if !keyHasPadding && MemoryLayout<K>.size >= keySize {
             return try withUnsafeBytes(of: key) { try body($0.baseAddress!) }
         }
-        // One K of stack space: the opening check makes K's stride at least keySize.
+        if MemoryLayout<K>.size >= keySize {
+            // A copy of the key with its padding bytes zeroed in place.
+            var copy = key
+            withUnsafeMutableBytes(of: &copy) { raw in
+                for i in keyPaddingOffsets where i < raw.count { raw[i] = 0 }
+            }
+            return try withUnsafeBytes(of: copy) { try body($0.baseAddress!) }
+        }
+        // Trailing padding past the Swift size: one K of stack space (the opening check makes
+        // K's stride at least keySize), zero-filled.
         return try withUnsafeTemporaryAllocation(of: K.self, capacity: 1) { typed in
             let buf = UnsafeMutableRawBufferPointer(typed)
             buf.initializeMemory(as: UInt8.self, repeating: 0)
