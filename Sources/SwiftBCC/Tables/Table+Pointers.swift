@@ -62,6 +62,15 @@ extension Table {
         return UInt32(truncatingIfNeeded: index < 0 ? index + maxEntries : index)
     }
 
+    /// Zeroes the key's padding offsets below `count` in the bytes at `p` (not generic, so the
+    /// loop is one compiled function for every key type).
+    @usableFromInline
+    func _zeroKeyPadding(_ p: UnsafeMutableRawPointer, count: Int) {
+        keyPaddingOffsets.withUnsafeBufferPointer { offsets in
+            for i in offsets where i < count { p.storeBytes(of: 0, toByteOffset: i, as: UInt8.self) }
+        }
+    }
+
     /// Calls `body` with the bytes of `key` as the kernel must see them: `keySize` bytes, the
     /// padding offsets zeroed. A key type with no padding and the key's size is passed in place.
     @inlinable
@@ -72,9 +81,7 @@ extension Table {
         if MemoryLayout<K>.size >= keySize {
             // A copy of the key with its padding bytes zeroed in place.
             var copy = key
-            withUnsafeMutableBytes(of: &copy) { raw in
-                for i in keyPaddingOffsets where i < raw.count { raw[i] = 0 }
-            }
+            withUnsafeMutableBytes(of: &copy) { _zeroKeyPadding($0.baseAddress!, count: $0.count) }
             return try withUnsafeBytes(of: copy) { try body($0.baseAddress!) }
         }
         // Trailing padding past the Swift size: one K of stack space (the opening check makes
@@ -85,7 +92,7 @@ extension Table {
             withUnsafeBytes(of: key) { raw in
                 buf.baseAddress!.copyMemory(from: raw.baseAddress!, byteCount: Swift.min(raw.count, keySize))
             }
-            for i in keyPaddingOffsets where i < keySize { buf[i] = 0 }
+            _zeroKeyPadding(buf.baseAddress!, count: keySize)
             return try body(UnsafeRawPointer(buf.baseAddress!))
         }
     }
@@ -242,7 +249,7 @@ extension Table {
         for (i, k) in keys.enumerated() {
             let at = buf + i * keySize
             withUnsafeBytes(of: k) { at.copyMemory(from: $0.baseAddress!, byteCount: n) }
-            for p in keyPaddingOffsets where p < keySize { at.storeBytes(of: 0, toByteOffset: p, as: UInt8.self) }
+            _zeroKeyPadding(at, count: keySize)
         }
         return try body(UnsafeRawPointer(buf))
     }
