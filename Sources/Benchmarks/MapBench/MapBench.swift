@@ -163,7 +163,8 @@ struct MapBench: ParsableCommand {
         let map = try b.hashTable("map", key: UInt64.self, value: UInt64.self)
         let hist = try b["hist"]
         let n = entries
-        let empty = { try map.itemsDeleteBatch() }
+        // Emptied key by key (bpf_get_next_key + bpf_delete_elem), as the C consumer does.
+        let empty = { try map.clear() }
         let full = {
             try map.itemsDeleteBatch()
             try map.itemsUpdateBatch(keys: keys, values: values)
