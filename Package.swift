@@ -204,3 +204,22 @@ package.targets += [
 for target in package.targets where target.name == "SwiftBCCTests" {
     target.dependencies += ["SwiftBCCExporter"]
 }
+
+// Map and start-up benchmarks (issue 13): SwiftBCC side by side with Python BCC and C on libbcc.
+package.products += [
+    .executable(name: "MapBench", targets: ["MapBench"]),
+    .executable(name: "StartBench", targets: ["StartBench"]),
+]
+package.targets += [
+    .target(name: "BenchSupport", dependencies: ["SwiftBCC"], path: "Sources/Benchmarks/BenchSupport"),
+    .executableTarget(
+        name: "MapBench",
+        dependencies: ["SwiftBCC", "BenchSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        path: "Sources/Benchmarks/MapBench"
+    ),
+    .executableTarget(
+        name: "StartBench",
+        dependencies: ["SwiftBCC", "BenchSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        path: "Sources/Benchmarks/StartBench"
+    ),
+]

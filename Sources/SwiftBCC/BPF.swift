@@ -323,7 +323,7 @@ public final class BPF: @unchecked Sendable {
             eventReaders.close()
             s.tracePipe?.close()
             s.tracePipe = nil
-            for table in s.tables.values { table.closePerfEvent() }
+            for table in s.tables.values { table.closeForCleanup() }
             s.tables.removeAll()
             for fn in s.functions.values { Glibc.close(fn.fd) }
             s.functions.removeAll()

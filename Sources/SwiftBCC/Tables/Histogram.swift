@@ -24,6 +24,7 @@ public enum Histogram {
         let narrow = idxMax <= 32
         let stars = narrow ? starsMax : starsMax / 2
         var out = ""
+        out.reserveCapacity(Swift.max(idxMax, 0) * (narrow ? 80 : 100) + 64)
         if idxMax > 0 {
             out += narrow ? "     " + ljust(valType, 19) + " : count     distribution\n"
                           : "               " + ljust(valType, 29) + " : count     distribution\n"
@@ -38,8 +39,14 @@ public enum Histogram {
                 if strip && val == 0 { continue }
                 strip = false
                 let w = narrow ? 10 : 20
-                out += rjust(String(low), w) + " -> " + ljust(String(high), w) + " : " + ljust(String(val), 8)
-                    + " |" + ljust(starsText(val, valMax, stars), stars) + "|\n"
+                appendRight(&out, String(low), w)
+                out += " -> "
+                appendLeft(&out, String(high), w)
+                out += " : "
+                appendLeft(&out, String(val), 8)
+                out += " |"
+                appendStars(&out, val, valMax, stars)
+                out += "|\n"
             }
         }
         return out
@@ -55,6 +62,7 @@ public enum Histogram {
             if v > valMax { valMax = v }
         }
         var out = ""
+        out.reserveCapacity(Swift.max(idxMax + 1, 0) * 80 + 64)
         if idxMax >= 0 { out += "     " + ljust(valType, 13) + " : count     distribution\n" }
         var strip = stripLeadingZero
         if idxMax >= 0 {
@@ -62,8 +70,13 @@ public enum Histogram {
                 let val = vals[i]
                 if strip && val == 0 { continue }
                 strip = false
-                out += "        " + ljust(String(i), 10) + " : " + ljust(String(val), 8) + " |"
-                    + ljust(starsText(val, valMax, starsMax), starsMax) + "|\n"
+                out += "        "
+                appendLeft(&out, String(i), 10)
+                out += " : "
+                appendLeft(&out, String(val), 8)
+                out += " |"
+                appendStars(&out, val, valMax, starsMax)
+                out += "|\n"
             }
         }
         return out
@@ -99,6 +112,44 @@ public enum Histogram {
         return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// `s` then spaces to `width` characters (`ljust`), appended in place.
+    static func appendLeft(_ out: inout String, _ s: String, _ width: Int) {
+        out += s
+        appendRun(&out, blanks, width - s.count)
+    }
+
+    static let blanks = String(repeating: " ", count: 128)
+    static let starRun = String(repeating: "*", count: 128)
+
+    /// `n` characters of an ASCII `run` (spaces, stars), appended as one copy.
+    static func appendRun(_ out: inout String, _ run: String, _ n: Int) {
+        var n = n
+        while n > 0 {
+            let k = Swift.min(n, 128)
+            out += Substring(run.utf8.prefix(k))
+            n -= k
+        }
+    }
+
+    /// Spaces then `s` to `width` characters (`rjust`), appended in place.
+    static func appendRight(_ out: inout String, _ s: String, _ width: Int) {
+        appendRun(&out, blanks, width - s.count)
+        out += s
+    }
+
+    /// `ljust(starsText(val, valMax, width), width)`, appended in place.
+    static func appendStars(_ out: inout String, _ val: Int64, _ valMax: Int64, _ width: Int) {
+        var n = 0
+        let x = Double(Int64(width) &* val) / Double(valMax)
+        while !(Double(n) > x - 1 || n > width - 1) { n += 1 }
+        let plus = val > valMax
+        let stars = plus ? Swift.max(n - 1, 0) : n
+        appendRun(&out, starRun, stars)
+        var used = stars
+        if plus { out += "+"; used += 1 }
+        appendRun(&out, blanks, width - used)
+    }
+
     /// Python's `_stars(val, val_max, width)`, with its float arithmetic.
     static func starsText(_ val: Int64, _ valMax: Int64, _ width: Int) -> String {
         var text = ""
@@ -124,8 +175,16 @@ extension Table {
     func histogramSections(slots: Int, bucketFn: ((DynamicValue) -> DynamicValue)?,
                            bucketSortFn: (([DynamicValue]) -> [DynamicValue])?,
                            function: String) throws -> (sectioned: Bool, sections: [(bucket: DynamicValue, vals: [Int64])]) {
-        // Python's items(): key by key, in the kernel's order (so sections come out in the same order).
-        let entries = try rawKeys().compactMap { k in try lookup(rawKey: k).map { (k, $0) } }
+        // Integer slots and counts (the usual BPF_HISTOGRAM): read in one batch, no decoding.
+        if case let .scalar(k) = keyType.kind, !k.isFloatingPoint, k.size <= 8,
+           case let .scalar(v) = leafType.kind, !v.isFloatingPoint, v.size <= 8 {
+            if let vals = try integerHistogram(slots: slots, key: k, value: v, function: function) {
+                return (false, [(keyType.decode([]), vals)])
+            }
+        }
+        // Python's items(), in the kernel's order (so sections come out in the same order): one
+        // batch lookup where the kernel has it for this map (the same order as key by key).
+        let entries = try rawItems()
         func count(_ raw: [UInt8]) -> Int64 {
             let v = valueType.decode(userValue(raw))
             if kind.isPerCPU { return v.elements.reduce(Int64(0)) { $0 &+ ($1.int ?? Int64(bitPattern: $1.uint ?? 0)) } }
@@ -170,6 +229,40 @@ extension Table {
             }
             return (false, [(keyType.decode([]), vals)])
         }
+    }
+
+    /// The counts of a histogram with integer slots and integer (or per-CPU integer) counts,
+    /// read with batch lookups into one buffer; nil when the kernel has no batch lookup here.
+    func integerHistogram(slots: Int, key: CScalar, value: CScalar, function: String) throws -> [Int64]? {
+        var vals = [Int64](repeating: 0, count: slots)
+        let ks = keySize, vs = valueBufferSize, slot = slotSize, cpus = kind.isPerCPU ? CPUs.possible.count : 1
+        func int(_ p: UnsafeRawPointer, _ t: CScalar) -> Int64 {
+            switch (t.size, t.isSigned) {
+            case (1, true): return Int64(p.loadUnaligned(as: Int8.self))
+            case (1, false): return Int64(p.loadUnaligned(as: UInt8.self))
+            case (2, true): return Int64(p.loadUnaligned(as: Int16.self))
+            case (2, false): return Int64(p.loadUnaligned(as: UInt16.self))
+            case (4, true): return Int64(p.loadUnaligned(as: Int32.self))
+            case (4, false): return Int64(p.loadUnaligned(as: UInt32.self))
+            default: return p.loadUnaligned(as: Int64.self)
+            }
+        }
+        var bad: Int64?
+        let batched = try _batchLookup(delete: false) { keys, values, n in
+            for i in 0..<n {
+                let s = int(keys + i * ks, key)
+                guard s >= 0, s < Int64(slots) else { bad = bad ?? s; continue }
+                var c: Int64 = 0
+                for cpu in 0..<cpus { c &+= int(values + i * vs + cpu * slot, value) }
+                vals[Int(s)] = c
+            }
+        }
+        guard batched else { return nil }
+        if let bad {
+            throw BPFError.invalidArgument("Index in \(function)() of \(bad) exceeds max of \(slots) "
+                + "(table \(name)); the histogram slot must be in 0..<\(slots).")
+        }
+        return vals
     }
 
     /// The text ``printLog2Hist(valType:sectionHeader:sectionPrintFn:bucketFn:strip:bucketSortFn:)`` prints.

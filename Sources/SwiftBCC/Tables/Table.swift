@@ -1,5 +1,6 @@
 internal import CBCC
 import Glibc
+import Synchronization
 
 /// A BPF map declared in the program (`BPF_HASH`, `BPF_ARRAY`, `BPF_PERF_OUTPUT`, ...), as
 /// libbcc describes it: kind, key and leaf sizes, and key/leaf types. Python: the object
@@ -47,7 +48,13 @@ public final class Table: @unchecked Sendable {
     public let keyType: TypeDescription
     public let leafType: TypeDescription
     /// The key's padding bytes, zeroed in typed keys (derived once from `keyType`).
-    let keyPaddingOffsets: [Int]
+    @usableFromInline let keyPaddingOffsets: [Int]
+    /// Whether `keyPaddingOffsets` is non-empty (read per typed operation: a Bool, not the array).
+    @usableFromInline let keyHasPadding: Bool
+    /// Set once the owning `BPF` is cleaned up (its `cleanup()`, also run by its deinit, calls
+    /// `closeForCleanup()` on every table it created): `liveFD()` checks this flag instead of
+    /// loading the weak `bpf` reference on every map operation.
+    let closed = Atomic<Bool>(false)
     /// libbcc's table id within the module.
     let id: Int
     let mapFD: Int32
@@ -86,6 +93,7 @@ public final class Table: @unchecked Sendable {
         self.keyType = Table.type(json: keyDescription, size: keySize)
         self.leafType = Table.type(json: leafDescription, size: leafSize)
         self.keyPaddingOffsets = keyType.paddingOffsets
+        self.keyHasPadding = !keyPaddingOffsets.isEmpty
         // Last, so no throw after it can leak the fd: our own duplicate of the module's map fd.
         // A lookup racing with cleanup() on another thread then still reaches this map (alive
         // until the Table goes), never an fd number reused for something else.
@@ -120,8 +128,19 @@ public final class Table: @unchecked Sendable {
 
     /// The map fd, or `.closed` once the `BPF` has been cleaned up.
     func liveFD() throws -> Int32 {
-        guard let bpf, !bpf.isClosed else { throw BPFError.closed }
+        // Every Table comes from `BPF.table(_:)`, which keeps it in the BPF's table list, and
+        // `cleanup()` (also run by the BPF's deinit) calls `closeForCleanup()` on each listed
+        // table. So this one atomic load says what `bpf == nil || bpf.isClosed` says, without a
+        // weak load (a retain and a release) per map operation.
+        if closed.load(ordering: .acquiring) { throw BPFError.closed }
         return mapFD
+    }
+
+    /// Called by the `BPF`'s `cleanup()` for each table it created: every later operation
+    /// throws `.closed`, and the perf events `openPerfEvent` opened are closed.
+    func closeForCleanup() {
+        closePerfEvent()
+        closed.store(true, ordering: .releasing)
     }
 
     func checkKeySize(_ key: [UInt8]) throws {

@@ -94,30 +94,42 @@ public struct HashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable 
 
     func keyBytes(_ key: Key) -> [UInt8] { table.typedKeyBytes(key) }
 
-    /// The value for `key`, or nil. Python: `t[key]`.
+    /// The value for `key`, or nil. Python: `t[key]`; libbcc: `bpf_lookup_elem` (on the Swift
+    /// key and a stack `Value` in place: no allocation).
+    @inlinable
     public func lookup(_ key: Key) throws -> Value? {
-        try table.lookup(rawKey: keyBytes(key)).map { TypedBytes.load($0, as: Value.self) }
+        try table._typedLookup(key, as: Value.self)
     }
 
+    @inlinable
     public subscript(key: Key) -> Value? {
         get throws { try lookup(key) }
     }
 
-    /// Python: `t[key] = value`.
+    /// Python: `t[key] = value`; libbcc: `bpf_update_elem` (on the Swift values in place).
+    @inlinable
     public func update(_ key: Key, _ value: Value, flags: UpdateFlags = .any) throws {
-        try table.update(rawKey: keyBytes(key), rawValue: TypedBytes.bytes(of: value, size: table.leafSize), flags: flags)
+        let t = table
+        try t._withKey(key) { k in try t._withValue(value) { v in try t._update(key: k, value: v, flags: flags) } }
     }
 
-    /// Python: `del t[key]`; false when absent.
+    /// Python: `del t[key]`; false when absent. libbcc: `bpf_delete_elem`.
+    @inlinable
     @discardableResult
-    public func delete(_ key: Key) throws -> Bool { try table.delete(rawKey: keyBytes(key)) }
+    public func delete(_ key: Key) throws -> Bool {
+        let t = table
+        return try t._withKey(key) { k in try t._delete(key: k) }
+    }
 
     public func keys() throws -> [Key] { try table.rawKeys().map { TypedBytes.load($0, as: Key.self) } }
+    @inlinable
     public func values() throws -> [Value] { try items().map(\.value) }
 
-    /// Every pair, through the batch syscall where the kernel has it. Python: `t.items()`.
+    /// Every pair, through the batch syscall where the kernel has it (read in chunks into one
+    /// buffer), else key by key. Python: `t.items()`.
+    @inlinable
     public func items() throws -> [(key: Key, value: Value)] {
-        try table.rawItems().map { (TypedBytes.load($0.key, as: Key.self), TypedBytes.load($0.value, as: Value.self)) }
+        try table._typedItems(delete: false, Key.self, Value.self)
     }
 
     public func clear() throws { try table.clear() }
@@ -125,22 +137,32 @@ public struct HashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable 
     public var count: Int { get throws { try table.count } }
 
     /// Python: `t.items_lookup_batch()`.
+    @inlinable
     public func itemsLookupBatch() throws -> [(key: Key, value: Value)] { try items() }
 
     /// Python: `t.items_lookup_and_delete_batch()`.
+    @inlinable
     public func itemsLookupAndDeleteBatch() throws -> [(key: Key, value: Value)] {
-        try table.itemsLookupAndDeleteBatch().map { (TypedBytes.load($0.key.bytes, as: Key.self), TypedBytes.load($0.value.bytes, as: Value.self)) }
+        try table._typedItems(delete: true, Key.self, Value.self)
     }
 
-    /// Python: `t.items_delete_batch(keys)`; nil deletes everything.
+    /// Python: `t.items_delete_batch(keys)`; nil deletes everything. libbcc: `bpf_delete_batch`
+    /// on the keys packed into one buffer.
+    @inlinable
     public func itemsDeleteBatch(keys: [Key]? = nil) throws {
-        try table.itemsDeleteBatch(keys: keys.map { $0.map { table.keyType.decode(keyBytes($0)) } })
+        guard let keys else { return try table.itemsDeleteBatch() }
+        let t = table
+        try t._withPackedKeys(keys) { k in try t._deleteBatch(keys: k, count: keys.count) }
     }
 
-    /// Python: `t.items_update_batch(keys, values)`.
+    /// Python: `t.items_update_batch(keys, values)`. libbcc: `bpf_update_batch` on the arrays'
+    /// own storage (or one packed buffer when the Swift layout needs padding zeroed).
+    @inlinable
     public func itemsUpdateBatch(keys: [Key], values: [Value]) throws {
-        try table.itemsUpdateBatch(keys: keys.map { table.keyType.decode(keyBytes($0)) },
-                                   values: values.map { table.leafType.decode(TypedBytes.bytes(of: $0, size: table.leafSize)) })
+        let t = table
+        try t._withPackedKeys(keys) { k in
+            try t._withPackedValues(values) { v in try t._updateBatch(keys: k, values: v, count: keys.count, valueCount: values.count) }
+        }
     }
 }
 
@@ -157,16 +179,21 @@ public struct ArrayTable<Value: BitwiseCopyable>: Sendable {
     }
 
     /// The value at `index`. Python: `t[index]`.
+    @inlinable
     public func lookup(_ index: Int) throws -> Value? {
-        try table.lookup(rawKey: table.keyBytes(index)).map { TypedBytes.load($0, as: Value.self) }
+        try table._typedLookup(try table._arrayIndex(index), as: Value.self)
     }
 
+    @inlinable
     public subscript(index: Int) -> Value? {
         get throws { try lookup(index) }
     }
 
+    @inlinable
     public func update(_ index: Int, _ value: Value, flags: UpdateFlags = .any) throws {
-        try table.update(rawKey: table.keyBytes(index), rawValue: TypedBytes.bytes(of: value, size: table.leafSize), flags: flags)
+        let t = table
+        let i = try t._arrayIndex(index)
+        try t._withKey(i) { k in try t._withValue(value) { v in try t._update(key: k, value: v, flags: flags) } }
     }
 
     /// Zeroes an Array entry, deletes others (ProgArray, ...). Python: `del t[index]`.
