@@ -34,18 +34,22 @@ public final class Table: @unchecked Sendable {
     public let mapType: Int32
     /// libbcc's key and leaf (value) sizes in bytes, padding included.
     public let keySize: Int
+    /// The leaf (value) size in bytes, padding included (per CPU for per-CPU maps). Python: `ct.sizeof(t.Leaf)`; libbcc: `bpf_table_leaf_size_id`.
     public let leafSize: Int
     /// `max_entries` and `map_flags` as declared.
     public let maxEntries: Int
+    /// The `map_flags` the program declared (`BPF_F_NO_PREALLOC`, ...). libbcc: `bpf_table_flags_id`.
     public let flags: Int32
     /// libbcc's JSON type descriptions of the key and leaf (`bpf_table_key_desc`).
     public let keyDescription: String
+    /// libbcc's JSON description of the leaf type. libbcc: `bpf_table_leaf_desc_id`.
     public let leafDescription: String
     /// The key and leaf types parsed from libbcc's descriptions (a typedef'd array, which
     /// libbcc describes by its element alone, is sized to `keySize`/`leafSize`). A description
     /// SwiftBCC cannot parse gives `unsigned char[size]`, so the bytes stay readable.
     /// Python: `t.Key`, `t.Leaf`.
     public let keyType: TypeDescription
+    /// The leaf type parsed from ``leafDescription`` (see ``keyType``). Python: `t.Leaf`.
     public let leafType: TypeDescription
     /// The key's padding bytes, zeroed in typed keys (derived once from `keyType`).
     @usableFromInline let keyPaddingOffsets: [Int]
@@ -284,7 +288,9 @@ public final class Table: @unchecked Sendable {
 
 /// `bpf_map_update_elem` flags. Python passes the integers (`BPF_ANY`, `BPF_NOEXIST`, ...).
 public struct UpdateFlags: OptionSet, Sendable, Hashable {
+    /// The flag bits passed to `bpf_map_update_elem`.
     public let rawValue: UInt64
+    /// Flags from their bits.
     public init(rawValue: UInt64) { self.rawValue = rawValue }
     /// Create or replace (`BPF_ANY`, 0).
     public static let any: UpdateFlags = []

@@ -121,6 +121,7 @@ public struct HashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable 
         return try t._withKey(key) { k in try t._delete(key: k) }
     }
 
+    /// Every key, in the kernel's order. Python: `t.keys()`; libbcc: `bpf_get_next_key`.
     public func keys() throws -> [Key] { try table.rawKeys().map { TypedBytes.load($0, as: Key.self) } }
     @inlinable
     public func values() throws -> [Value] { try items().map(\.value) }
@@ -132,8 +133,11 @@ public struct HashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable 
         try table._typedItems(delete: false, Key.self, Value.self)
     }
 
+    /// Deletes every entry (arrays: zeroes every slot). Python: `t.clear()`.
     public func clear() throws { try table.clear() }
+    /// Sets every value to zero, keeping the keys. Python: `t.zero()`.
     public func zero() throws { try table.zero() }
+    /// The number of entries now. Python: `len(t)`.
     public var count: Int { get throws { try table.count } }
 
     /// Python: `t.items_lookup_batch()`.
@@ -171,6 +175,7 @@ public struct HashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable 
 /// A typed array table: Array, ProgArray, CgroupArray, DevMap, CpuMap, ArrayOfMaps, ...
 /// indexed by `Int` (negative from the end). Python: `Array`.
 public struct ArrayTable<Value: BitwiseCopyable>: Sendable {
+    /// The untyped table this view reads and writes.
     public let table: Table
 
     init(_ table: Table) throws {
@@ -209,8 +214,11 @@ public struct ArrayTable<Value: BitwiseCopyable>: Sendable {
             .sorted { $0.index < $1.index }
     }
 
+    /// Deletes every entry (arrays: zeroes every slot). Python: `t.clear()`.
     public func clear() throws { try table.clear() }
+    /// Sets every value to zero, keeping the keys. Python: `t.zero()`.
     public func zero() throws { try table.zero() }
+    /// The number of slots (`max_entries`): every index exists. Python: `len(t)`.
     public var count: Int { table.maxEntries }
 }
 
@@ -218,6 +226,7 @@ public struct ArrayTable<Value: BitwiseCopyable>: Sendable {
 
 /// A typed per-CPU hash (PerCpuHash, LruPerCpuHash): a value per possible CPU. Python: `PerCpuHash`.
 public struct PerCPUHashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable {
+    /// The untyped table this view reads and writes.
     public let table: Table
 
     init(_ table: Table) throws {
@@ -233,6 +242,7 @@ public struct PerCPUHashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sen
         try table.lookup(rawKey: keyBytes(key)).map { perCPU($0) }
     }
 
+    /// The per-CPU values for `key`, or nil when absent. Python: `t[key]`.
     public subscript(key: Key) -> [Value]? {
         get throws { try lookup(key) }
     }
@@ -248,17 +258,23 @@ public struct PerCPUHashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sen
 
     @discardableResult
     public func delete(_ key: Key) throws -> Bool { try table.delete(rawKey: keyBytes(key)) }
+    /// Every key, in the kernel's order. Python: `t.keys()`; libbcc: `bpf_get_next_key`.
     public func keys() throws -> [Key] { try table.rawKeys().map { TypedBytes.load($0, as: Key.self) } }
+    /// Every key with its per-CPU values. Python: `t.items()`.
     public func items() throws -> [(key: Key, values: [Value])] {
         try table.rawItems().map { (TypedBytes.load($0.key, as: Key.self), perCPU($0.value)) }
     }
+    /// Deletes every entry (arrays: zeroes every slot). Python: `t.clear()`.
     public func clear() throws { try table.clear() }
+    /// Sets every value to zero, keeping the keys. Python: `t.zero()`.
     public func zero() throws { try table.zero() }
+    /// The number of entries now. Python: `len(t)`.
     public var count: Int { get throws { try table.count } }
 }
 
 /// A typed per-CPU array (PerCpuArray). Python: `PerCpuArray`.
 public struct PerCPUArrayTable<Value: BitwiseCopyable>: Sendable {
+    /// The untyped table this view reads and writes.
     public let table: Table
 
     init(_ table: Table) throws {
@@ -275,19 +291,25 @@ public struct PerCPUArrayTable<Value: BitwiseCopyable>: Sendable {
         try table.lookup(rawKey: table.keyBytes(index)).map { perCPU($0) }
     }
 
+    /// The per-CPU values at `index`, or nil. Python: `t[index]`.
     public subscript(index: Int) -> [Value]? {
         get throws { try lookup(index) }
     }
 
+    /// Stores one value per possible CPU at `index`. Python: `t[index] = values`; libbcc: `bpf_update_elem`.
     public func update(_ index: Int, _ values: [Value], flags: UpdateFlags = .any) throws {
         try table.update(rawKey: table.keyBytes(index), rawValue: perCPUBytes(table, values), flags: flags)
     }
 
+    /// Every index with its per-CPU values. Python: `t.items()`.
     public func items() throws -> [(index: Int, values: [Value])] {
         try table.rawItems().map { (Int(TypedBytes.load($0.key, as: UInt32.self)), perCPU($0.value)) }.sorted { $0.index < $1.index }
     }
+    /// Deletes every entry (arrays: zeroes every slot). Python: `t.clear()`.
     public func clear() throws { try table.clear() }
+    /// Sets every value to zero, keeping the keys. Python: `t.zero()`.
     public func zero() throws { try table.zero() }
+    /// The number of slots (`max_entries`): every index exists. Python: `len(t)`.
     public var count: Int { table.maxEntries }
 }
 
@@ -327,6 +349,7 @@ extension PerCPUArrayTable where Value: FixedWidthInteger {
 
 /// A typed BPF_QUEUE / BPF_STACK. Python: `QueueStack`.
 public struct QueueStackTable<Value: BitwiseCopyable>: Sendable {
+    /// The untyped table this view reads and writes.
     public let table: Table
 
     init(_ table: Table) throws {

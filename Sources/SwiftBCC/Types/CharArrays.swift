@@ -11,6 +11,7 @@ func charArrayBytes(_ string: String, count: Int, truncating: Bool) throws -> [U
     return Array(kept) + [UInt8](repeating: 0, count: count - kept.count)
 }
 
+/// `char[N]` fields of typed structs from Swift strings (`CChar` is `Int8`).
 extension InlineArray where Element == Int8 {
     /// A C `char[N]` field of a typed key, value or event struct holding `string` (UTF-8),
     /// zero-padded as C's `strncpy` leaves it:
@@ -24,6 +25,7 @@ extension InlineArray where Element == Int8 {
     }
 }
 
+/// `unsigned char[N]` (and `char[N]` as bytes) fields from Swift strings.
 extension InlineArray where Element == UInt8 {
     /// A C `char[N]` / `unsigned char[N]` field holding `string`, as the `CChar` form does.
     public init(cString string: String, truncating: Bool = false) throws {

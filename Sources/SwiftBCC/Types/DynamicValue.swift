@@ -15,6 +15,7 @@
 /// }
 /// ```
 public struct DynamicValue: Sendable, Hashable, CustomStringConvertible {
+    /// The C type the bytes are read as.
     public let type: TypeDescription
     /// The value's bytes, exactly `type.size` of them.
     public let bytes: [UInt8]
@@ -33,7 +34,9 @@ public struct DynamicValue: Sendable, Hashable, CustomStringConvertible {
         self = type.decode(bytes)
     }
 
+    /// Equal when both the type and the bytes are.
     public static func == (a: DynamicValue, b: DynamicValue) -> Bool { a.type == b.type && a.bytes == b.bytes }
+    /// Hashes the type and the bytes.
     public func hash(into h: inout Hasher) {
         h.combine(type)
         h.combine(bytes)

@@ -389,10 +389,14 @@ public struct TruncatingString: Encodable, Sendable, Hashable, ExpressibleByStri
     /// The bytes to store (UTF-8 of the string).
     public let bytes: [UInt8]
 
+    /// The UTF-8 bytes of `string`, to be cut to the field.
     public init(_ string: String) { bytes = Array(string.utf8) }
+    /// `bytes` as they are, to be cut to the field.
     public init(bytes: [UInt8]) { self.bytes = bytes }
+    /// A string literal, as `TruncatingString(value)`.
     public init(stringLiteral value: String) { self.init(value) }
 
+    /// The bytes as text (invalid UTF-8 shown as U+FFFD).
     public var description: String { String(decoding: bytes, as: UTF8.self) }
 
     /// Into a SwiftBCC table: the bytes, cut to the `char[N]`; elsewhere: the string.

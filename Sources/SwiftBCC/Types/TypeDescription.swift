@@ -1,28 +1,47 @@
 /// A C scalar type as libbcc names it in its key/leaf descriptions (clang's builtin type names).
 /// Sizes and alignments are those of the BPF target and of x86_64/arm64 Linux (LP64).
 public enum CScalar: String, Sendable, Hashable, CaseIterable {
+    /// C `_Bool`.
     case bool = "_Bool"
+    /// C `char`.
     case char = "char"
+    /// C `signed char`.
     case signedChar = "signed char"
+    /// C `unsigned char`.
     case unsignedChar = "unsigned char"
+    /// C `short`.
     case short = "short"
+    /// C `unsigned short`.
     case unsignedShort = "unsigned short"
+    /// C `int`.
     case int = "int"
+    /// C `unsigned int`.
     case unsignedInt = "unsigned int"
+    /// C `long`.
     case long = "long"
+    /// C `unsigned long`.
     case unsignedLong = "unsigned long"
+    /// C `long long`.
     case longLong = "long long"
+    /// C `unsigned long long`.
     case unsignedLongLong = "unsigned long long"
+    /// C `__int128`.
     case int128 = "__int128"
+    /// C `unsigned __int128`.
     case unsignedInt128 = "unsigned __int128"
+    /// C `float`.
     case float = "float"
+    /// C `double`.
     case double = "double"
+    /// C `long double`.
     case longDouble = "long double"
+    /// C `wchar_t`.
     case wchar = "wchar_t"
 
     /// The C name (clang's spelling), e.g. `unsigned long long`.
     public var cName: String { rawValue }
 
+    /// Its size in bytes (LP64, the BPF target).
     public var size: Int {
         switch self {
         case .bool, .char, .signedChar, .unsignedChar: return 1
@@ -33,6 +52,7 @@ public enum CScalar: String, Sendable, Hashable, CaseIterable {
         }
     }
 
+    /// Its alignment in bytes: its size, as on LP64.
     public var alignment: Int { size }
 
     /// Integer types that are signed (`char` is signed on x86_64, as clang's BPF target).
@@ -43,6 +63,7 @@ public enum CScalar: String, Sendable, Hashable, CaseIterable {
         }
     }
 
+    /// True for `float`, `double` and `long double`.
     public var isFloatingPoint: Bool { self == .float || self == .double || self == .longDouble }
 
     /// The ctypes class Python BCC maps this type to, as its `repr` spells it on 64-bit Linux
@@ -119,12 +140,16 @@ public enum CScalar: String, Sendable, Hashable, CaseIterable {
 /// ```
 /// Python: `BPF._decode_table_type` (which builds ctypes classes from the same JSON).
 public struct TypeDescription: Sendable, Hashable, CustomStringConvertible {
+    /// What a type is: a scalar, an array, a struct, a union or an enum.
     public indirect enum Kind: Sendable, Hashable {
+        /// A C scalar.
         case scalar(CScalar)
+        /// `count` elements of `element`.
         case array(element: TypeDescription, count: Int)
         /// `packed`: libbcc laid the struct out itself (`"struct_packed"`: its padding appears
         /// as `__pad_N` fields), or the struct is `__attribute__((packed))`.
         case structure(name: String, fields: [Field], packed: Bool)
+        /// A union: every field at offset 0.
         case union(name: String, fields: [Field])
         /// An enum (newer libbcc's `["name", ["A", "B"], "enum"]`); stored as a 4-byte int.
         case enumeration(name: String, cases: [String])
@@ -135,6 +160,7 @@ public struct TypeDescription: Sendable, Hashable, CustomStringConvertible {
         /// The member name; empty for an anonymous struct or union, whose members are reached
         /// through the enclosing record (as in C and Python's `_anonymous_`).
         public let name: String
+        /// The type of the member.
         public let type: TypeDescription
         /// Byte offset from the start of the record; for a bitfield, the offset of the storage
         /// unit (of `type.size` bytes) that holds it.
@@ -146,14 +172,19 @@ public struct TypeDescription: Sendable, Hashable, CustomStringConvertible {
 
         /// libbcc's padding members, `__pad_<index>` and `__pad_end`.
         public var isPadding: Bool { name.hasPrefix("__pad_") }
+        /// True for an anonymous struct or union member (no name).
         public var isAnonymous: Bool { name.isEmpty }
     }
 
     /// A member to lay out with ``structure(name:members:packed:)`` or ``union(name:members:)``.
     public struct Member: Sendable, Hashable {
+        /// The member name (empty for an anonymous struct or union).
         public let name: String
+        /// The type of the member.
         public let type: TypeDescription
+        /// The bitfield width in bits, or nil for an ordinary member.
         public let bitWidth: Int?
+        /// A member named `name` of `type`, a bitfield of `bitWidth` bits when given.
         public init(_ name: String, _ type: TypeDescription, bitWidth: Int? = nil) {
             self.name = name
             self.type = type
@@ -161,6 +192,7 @@ public struct TypeDescription: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// What the type is, with its members or element.
     public let kind: Kind
     /// Size in bytes, trailing padding included (C's `sizeof`).
     public let size: Int
@@ -175,15 +207,18 @@ public struct TypeDescription: Sendable, Hashable, CustomStringConvertible {
 
     // MARK: Building
 
+    /// The C scalar `s`, with its size and alignment.
     public static func scalar(_ s: CScalar) -> TypeDescription {
         TypeDescription(kind: .scalar(s), size: s.size, alignment: s.alignment)
     }
 
+    /// An array of `count` elements of `element` (C's `element[count]`).
     public static func array(of element: TypeDescription, count: Int) -> TypeDescription {
         TypeDescription(kind: .array(element: element, count: count), size: element.size * max(count, 0),
                         alignment: element.alignment)
     }
 
+    /// A C enum named `name` with `cases`, stored as a 4-byte int.
     public static func enumeration(name: String, cases: [String]) -> TypeDescription {
         TypeDescription(kind: .enumeration(name: name, cases: cases), size: 4, alignment: 4)
     }
