@@ -103,7 +103,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "EventPathBench",
-            dependencies: ["SwiftBCC", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["SwiftBCC", "BenchSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Benchmarks/EventPathBench"
         ),
         .testTarget(name: "SwiftBCCTests", dependencies: ["SwiftBCC", "BCCTools"]),

@@ -1,4 +1,4 @@
-// Shared by MapBench and StartBench (the same helpers as EventPathBench/Child.swift, public).
+// Shared by EventPathBench, MapBench and StartBench: child processes with deadlines, stop signals, temp dirs.
 // Runs the other consumers (and gcc) as child processes with a deadline: stdout and stderr go
 // to files in the benchmark's temp dir, a child past its deadline gets SIGTERM and then
 // SIGKILL, and a SIGINT/SIGTERM to the benchmark stops the child the same way. Every kernel

@@ -1,3 +1,4 @@
+import BenchSupport
 // The other consumers EventPathBench runs side by side with SwiftBCC, as source text: a C
 // program on libbcc's C API (compiled at run time with gcc, linked with -lbcc) and a Python
 // BCC script (run with /usr/bin/python3). Both take the same arguments:

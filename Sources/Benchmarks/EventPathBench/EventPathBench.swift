@@ -15,6 +15,7 @@
 // compiled there with gcc and linked with -lbcc. A consumer that cannot run is skipped with
 // its reason.
 import ArgumentParser
+import BenchSupport
 import Foundation
 import Glibc
 import SwiftBCC

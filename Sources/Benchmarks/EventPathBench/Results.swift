@@ -1,4 +1,5 @@
 // The numbers of one run, printed as they come and then as a Markdown table with ratios.
+import BenchSupport
 import Foundation
 
 struct Results {
