@@ -69,6 +69,9 @@ extension KernelSuite {
             Case(what: "ksym on a 4-byte member",
                  metrics: counter + "          table: counts\n          labels:\n            - name: pid\n              decoders: [{name: ksym}]\n            - {name: comm}",
                  line: 20, message: "decoder `ksym` of label `pid` needs an integer of 8 bytes"),
+            Case(what: "usym on a 4-byte member",
+                 metrics: counter + "          table: counts\n          labels:\n            - name: pid\n              decoders: [{name: usym, pid: 1}]\n            - {name: comm}",
+                 line: 20, message: "decoder `usym` of label `pid` needs an integer of 8 bytes"),
             Case(what: "a key member without a label",
                  metrics: counter + "          table: counts\n          labels:\n            - {name: comm, field: comm}",
                  line: 15, message: "key member `pid` (unsigned int) of table `counts` has no label"),
@@ -331,6 +334,63 @@ extension KernelSuite {
             // The kernel frees a detached program after an RCU grace period: wait for it.
             #expect(eventually(timeout: 5) { Set(loadedProgramNames()).isDisjoint(with: [up, raw, perf]) },
                     "left loaded: \(Set(loadedProgramNames()).intersection([up, raw, perf]))")
+        }
+
+        @Test("the usym decoder names a user-space address in the process the key (or the config) names", .requiresUprobes)
+        func usymLabels() throws {
+            let fn = uniqueFunctionName("exusym")
+            let me = getpid()
+            let yaml = """
+            programs:
+              - name: p
+                text: |
+                  #include <uapi/linux/ptrace.h>
+                  struct key_t { u32 pid; u64 ip; };
+                  BPF_HASH(calls, struct key_t, u64);
+                  int \(fn)(struct pt_regs *ctx) {
+                      struct key_t k = {};
+                      k.pid = bpf_get_current_pid_tgid() >> 32;
+                      k.ip = PT_REGS_IP(ctx);
+                      calls.increment(k);
+                      return 0;
+                  }
+                uprobes:
+                  - {binary: c, symbol: getpid, function: \(fn), pid: \(me)}
+                metrics:
+                  counters:
+                    - name: t_calls_total
+                      help: Calls by function.
+                      table: calls
+                      labels:
+                        - {name: pid, field: pid}
+                        - name: function
+                          field: ip
+                          decoders: [{name: usym, pid_field: pid}]
+                    - name: t_fixed_total
+                      help: The same, with the pid in the config.
+                      table: calls
+                      labels:
+                        - {name: pid, field: pid}
+                        - name: function
+                          field: ip
+                          decoders: [{name: usym, pid: \(me)}]
+            """
+            let e = try loadExporter(yaml)
+            defer { e.cleanup() }
+            var m: [String: Double] = [:]
+            let ok = eventually(timeout: 10) {
+                for _ in 0..<7 { _ = getpid() }
+                m = exposition(e.scrape())
+                return m.keys.contains { $0.hasPrefix("t_calls_total{") }
+            }
+            #expect(ok, "no t_calls_total series: \(m)")
+            // glibc's getpid is also exported as __getpid: the symbol table's first name at the address.
+            let series = m.filter { $0.key.hasPrefix("t_calls_total{") }
+            #expect(series.count == 1, "\(series)")
+            let key = try #require(series.keys.first)
+            #expect(key == "t_calls_total{pid=\"\(me)\",function=\"getpid\"}" || key == "t_calls_total{pid=\"\(me)\",function=\"__getpid\"}", "\(key)")
+            #expect((series[key] ?? 0) >= 7)
+            #expect(m[key.replacingOccurrences(of: "t_calls_total", with: "t_fixed_total")] == series[key], "\(m)")
         }
 
         @Test("the cgroup decoder gives a cgroup v2 id's path")

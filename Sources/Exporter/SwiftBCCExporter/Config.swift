@@ -130,6 +130,9 @@ public struct DecoderConfig: Sendable {
         case string
         /// A kernel address as its symbol (`BPF.ksym`).
         case ksym
+        /// A user-space address as its symbol in the process whose pid is key member
+        /// `pidField`, or the fixed `pid` (`BPF.sym(_:pid:)`).
+        case usym(pidField: String?, pid: Int32?)
         /// A system call number as its name (`BPF.syscallName`).
         case syscall
         /// A cgroup id as its path under /sys/fs/cgroup.
@@ -154,6 +157,7 @@ public struct DecoderConfig: Sendable {
         case .hex: return "hex"
         case .string: return "string"
         case .ksym: return "ksym"
+        case .usym: return "usym"
         case .syscall: return "syscall"
         case .cgroup: return "cgroup"
         case .staticMap: return "static_map"
@@ -540,12 +544,27 @@ struct YAMLReader {
     }
 
     func decoder(_ node: Node) throws(ConfigError) -> DecoderConfig {
-        let o = try Object(self, node, what: "a decoder", allowed: ["name", "static_map", "default"])
+        let o = try Object(self, node, what: "a decoder", allowed: ["name", "static_map", "default", "pid_field", "pid"])
         let nameNode = try o.required("name")
         let name = try o.requiredString("name")
         let simple: [String: DecoderConfig.Kind] = [
             "uint": .uint, "int": .int, "hex": .hex, "string": .string, "ksym": .ksym, "syscall": .syscall, "cgroup": .cgroup,
         ]
+        if name == "usym" {
+            if let extra = o.entries.first(where: { !["name", "pid_field", "pid"].contains($0.key) }) {
+                throw error(extra.keyNode, "decoder `usym` takes `pid_field` or `pid`, not `\(extra.key)`")
+            }
+            let field = try o.string("pid_field")
+            let pid = try o.int("pid")
+            guard (field == nil) != (pid == nil) else {
+                throw error(node, "decoder `usym` needs the process the address belongs to: `pid_field: <key member>` "
+                    + "(e.g. the `pid` the program stored beside the address) or `pid: N`, one of the two")
+            }
+            if let pid, pid <= 0 || pid > Int(Int32.max) {
+                throw error(o.value("pid")!, "`pid` must be a process id (1...\(Int32.max)), not \(pid)")
+            }
+            return DecoderConfig(kind: .usym(pidField: field, pid: pid.map { Int32($0) }), location: location(node))
+        }
         if let k = simple[name] {
             if let extra = o.entries.first(where: { $0.key != "name" }) {
                 throw error(extra.keyNode, "decoder `\(name)` takes no `\(extra.key)`")
@@ -553,7 +572,7 @@ struct YAMLReader {
             return DecoderConfig(kind: k, location: location(node))
         }
         guard name == "static_map" else {
-            throw error(nameNode, "unknown decoder `\(name)` (known: cgroup, hex, int, ksym, static_map, string, syscall, uint)")
+            throw error(nameNode, "unknown decoder `\(name)` (known: cgroup, hex, int, ksym, static_map, string, syscall, uint, usym)")
         }
         let mapNode = try o.required("static_map")
         guard case let .mapping(m) = mapNode else {

@@ -39,6 +39,8 @@ struct KeyMember {
 struct LabelDecoder: @unchecked Sendable {
     enum First {
         case unsigned, signed, hex, string, ksym, syscall, cgroup
+        /// The pid from the key bytes at `offset` (`size` bytes), or the fixed `pid`.
+        case usym(pidOffset: Int, pidSize: Int, pid: Int32?)
     }
     let name: String
     let offset: Int
@@ -48,7 +50,7 @@ struct LabelDecoder: @unchecked Sendable {
     let rewrites: [(table: [String: String], defaultValue: String?)]
 
     /// Builds the decoder for `label` on `member`, checking that the decoders fit the C type.
-    init(label: LabelConfig, member: KeyMember, keyLayout: String, metric: String) throws(ConfigError) {
+    init(label: LabelConfig, member: KeyMember, members: [KeyMember] = [], keyLayout: String, metric: String) throws(ConfigError) {
         name = label.name
         offset = member.offset
         size = member.type.size
@@ -79,6 +81,17 @@ struct LabelDecoder: @unchecked Sendable {
         case .hex: try needInteger(); first = .hex
         case .syscall: try needInteger(); first = .syscall
         case .ksym: try needInteger([8]); first = .ksym
+        case .usym(let pidField, let pid):
+            try needInteger([8])
+            if let pid {
+                first = .usym(pidOffset: 0, pidSize: 0, pid: pid)
+            } else {
+                guard let m = members.first(where: { $0.name == pidField }), let pidInt = m.integer, pidInt.size == 4 || pidInt.size == 8 else {
+                    throw d.location.error("decoder `usym` of label `\(label.name)`: `pid_field: \(pidField ?? "")` must name a 4- or 8-byte "
+                        + "integer member of the key (the pid the address belongs to). The key is:\n\(keyLayout)")
+                }
+                first = .usym(pidOffset: m.offset, pidSize: pidInt.size, pid: nil)
+            }
         case .cgroup: try needInteger([8]); first = .cgroup
         case .string:
             guard member.charCount != nil else {
@@ -114,6 +127,11 @@ struct LabelDecoder: @unchecked Sendable {
             let n = Int(integerValue(key).i)
             text = BPF.syscallName(n)
         case .ksym: text = BPF.ksym(integerValue(key).u)
+        case let .usym(pidOffset, pidSize, fixed):
+            let base = key.baseAddress! + pidOffset
+            let pid = fixed ?? (pidSize == 4 ? Int32(bitPattern: base.loadUnaligned(as: UInt32.self))
+                : Int32(truncatingIfNeeded: base.loadUnaligned(as: UInt64.self)))
+            text = BPF.sym(integerValue(key).u, pid: pid)
         case .cgroup: text = cgroups.path(integerValue(key).u)
         case .string:
             let bytes = UnsafeRawBufferPointer(rebasing: key[offset..<offset + size])
@@ -274,7 +292,7 @@ struct MetricLayout: @unchecked Sendable {
                 throw label.location.error("label `\(label.name)` of `\(metric.name)` reads key member `\(m.name)`, which label `\(other)` reads too")
             }
             used[m.name] = label.name
-            decoders.append(try LabelDecoder(label: label, member: m, keyLayout: layout, metric: metric.name))
+            decoders.append(try LabelDecoder(label: label, member: m, members: members, keyLayout: layout, metric: metric.name))
         }
         if let b = bucketLabel, bucketMember == nil {
             // The bucket is the last member in order.

@@ -101,6 +101,7 @@ public struct HashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable 
         try table._typedLookup(key, as: Value.self)
     }
 
+    /// The value for `key`, nil when there is none; throws as ``lookup(_:)`` does. Python: `t[key]`.
     @inlinable
     public subscript(key: Key) -> Value? {
         get throws { try lookup(key) }
@@ -123,6 +124,7 @@ public struct HashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable 
 
     /// Every key, in the kernel's order. Python: `t.keys()`; libbcc: `bpf_get_next_key`.
     public func keys() throws -> [Key] { try table.rawKeys().map { TypedBytes.load($0, as: Key.self) } }
+    /// Every value, in the kernel's order of the keys. Python: `t.values()`.
     @inlinable
     public func values() throws -> [Value] { try items().map(\.value) }
 
@@ -189,11 +191,13 @@ public struct ArrayTable<Value: BitwiseCopyable>: Sendable {
         try table._typedLookup(try table._arrayIndex(index), as: Value.self)
     }
 
+    /// The value at `index`, nil when there is none; throws as ``lookup(_:)`` does. Python: `t[index]`.
     @inlinable
     public subscript(index: Int) -> Value? {
         get throws { try lookup(index) }
     }
 
+    /// Stores `value` at `index` (`.indexOutOfRange` past the end). Python: `t[index] = value`; libbcc: `bpf_update_elem`.
     @inlinable
     public func update(_ index: Int, _ value: Value, flags: UpdateFlags = .any) throws {
         let t = table
@@ -256,6 +260,7 @@ public struct PerCPUHashTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sen
         try table.update(rawKey: keyBytes(key), rawValue: perCPUBytes(table, values), flags: flags)
     }
 
+    /// Deletes the entry for `key`; false when there was none. Python: `del t[key]`; libbcc: `bpf_delete_elem`.
     @discardableResult
     public func delete(_ key: Key) throws -> Bool { try table.delete(rawKey: keyBytes(key)) }
     /// Every key, in the kernel's order. Python: `t.keys()`; libbcc: `bpf_get_next_key`.
