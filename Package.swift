@@ -223,3 +223,15 @@ package.targets += [
         path: "Sources/Benchmarks/StartBench"
     ),
 ]
+
+// The fuzz target (issue 14): mutated programs and random API call sequences in child processes.
+package.products += [
+    .executable(name: "BPFFuzz", targets: ["BPFFuzz"]),
+]
+package.targets += [
+    .executableTarget(
+        name: "BPFFuzz",
+        dependencies: ["SwiftBCC", "BenchSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        path: "Sources/Fuzz/BPFFuzz"
+    ),
+]

@@ -16,6 +16,33 @@ import Glibc
 enum StderrCapture {
     /// Recursive: a capture may run inside another (the inner one restores the outer's fd).
     private static let lock = Lock(recursive: true)
+    /// The redirects in force, outermost first; changed only under `lock`, read without it by
+    /// the exit hook (the process is ending then).
+    nonisolated(unsafe) private static var active: [Redirect] = []
+    nonisolated(unsafe) private static var exitHookInstalled = false
+
+    /// LLVM's `report_fatal_error` (e.g. the BPF back end's "pass by value not supported")
+    /// calls `exit(1)` in the middle of a compile, while fd 2 points at a capture: without this
+    /// hook its message would vanish with the process. At exit, every capture in force is
+    /// restored and what it holds is written to the real stderr, after a line saying why.
+    private static func installExitHook() {
+        guard !exitHookInstalled else { return }
+        exitHookInstalled = true
+        atexit {
+            let redirects = StderrCapture.active
+            guard !redirects.isEmpty else { return }
+            StderrCapture.active = []
+            var texts: [String] = []
+            for r in redirects.reversed() {
+                texts.append(r.read())
+                r.restore()
+            }
+            let captured = texts.reversed().joined()
+            writeAll(Array(("SwiftBCC: the process is exiting inside a libbcc call (LLVM's fatal error handler "
+                + "exits this way while compiling); what libbcc and clang printed:\n" + captured
+                + (captured.hasSuffix("\n") || captured.isEmpty ? "" : "\n")).utf8), to: 2)
+        }
+    }
 
     struct Output {
         var stderr: String
@@ -39,10 +66,14 @@ enum StderrCapture {
     static func capture<T>(includingStdout: Bool = false, _ body: () throws -> T) rethrows -> (T, Output) {
         try lock.withLock {
             fflush(nil)
+            installExitHook()
             let err = Redirect(fd: 2)
             let out = includingStdout ? Redirect(fd: 1) : nil
+            let depth = active.count
+            active += [err, out].compactMap { $0 }
             defer {
                 fflush(nil)
+                active.removeSubrange(depth...)
                 err?.restore()
                 out?.restore()
             }
