@@ -14,12 +14,16 @@ public enum AttachKind: String, Sendable, CaseIterable, ExpressibleByArgument {
 
 /// One way a tool can get its events: the program text for it and how to attach it.
 public struct AttachPath {
+    /// The family: kfunc, kprobe or tracepoint.
     public let kind: AttachKind
     /// What it attaches to, for messages (e.g. "syscalls:sys_enter_execve, syscalls:sys_exit_execve").
     public let targets: String
+    /// The BPF program's text for this path.
     public let program: String
+    /// Attaches the compiled program's functions (e.g. `attachKprobe` or `attachTracepoint`).
     public let attach: (BPF) throws -> Void
 
+    /// A path of `kind` attaching `program` to `targets` with `attach`.
     public init(_ kind: AttachKind, targets: String, program: String, attach: @escaping (BPF) throws -> Void) {
         self.kind = kind
         self.targets = targets

@@ -13,7 +13,9 @@ import SwiftBCC
 public final class KernelBTF: @unchecked Sendable {
     /// A struct member found by ``memberOffset(_:_:)``: its byte offset and size.
     public struct Member: Sendable, Equatable {
+        /// Bytes from the start of the struct.
         public let offset: Int
+        /// The member's size in bytes.
         public let size: Int
     }
 

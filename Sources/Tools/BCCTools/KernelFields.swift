@@ -25,6 +25,9 @@ public enum KernelField: String, CaseIterable, Sendable {
     case workingDirectory
 }
 
+/// The kernel struct reads the tools share (``Field``), as C helper functions put in front of a
+/// tool's program, with offsets from the running kernel's BTF (``KernelBTF``), else `offsetof`
+/// from the headers.
 public enum KernelFields {
     /// Where the offsets come from: "BTF" or "headers".
     public static var source: String { KernelBTF.vmlinux != nil && btfOffsets != nil ? "BTF" : "headers" }

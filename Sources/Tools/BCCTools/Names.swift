@@ -164,6 +164,7 @@ public enum ErrnoNames {
 /// Signal number -> name without `SIG`, exactly as exitsnoop's `SIGNUM_TO_SIGNAME` (built
 /// from Python's `signal` module: names with digits, like SIGUSR1, are not in it).
 public enum SignalNames {
+    /// Signal numbers and their names.
     public static let names: [Int: String] = [
         1: "HUP", 2: "INT", 3: "QUIT", 4: "ILL", 5: "TRAP", 6: "ABRT", 7: "BUS", 8: "FPE", 9: "KILL",
         11: "SEGV", 13: "PIPE", 14: "ALRM", 15: "TERM", 16: "STKFLT", 17: "CHLD", 18: "CONT", 19: "STOP",
@@ -171,11 +172,13 @@ public enum SignalNames {
         28: "WINCH", 29: "POLL", 30: "PWR", 31: "SYS", 34: "RTMIN", 64: "RTMAX",
     ]
 
+    /// The name of `signal`, `unknown` for a number Python's table lacks.
     public static func name(_ signal: Int) -> String { names[signal] ?? "unknown" }
 }
 
 /// open(2) flag names, with the values Python's `os.O_*` has on Linux x86_64 (opensnoop `-f`).
 public enum OpenFlags {
+    /// Flag names and their values.
     public static let values: [String: Int] = [
         "O_ACCMODE": 3, "O_APPEND": 1024, "O_ASYNC": 8192, "O_CLOEXEC": 524288, "O_CREAT": 64,
         "O_DIRECT": 16384, "O_DIRECTORY": 65536, "O_DSYNC": 4096, "O_EXCL": 128, "O_FSYNC": 1052672,

@@ -3,10 +3,13 @@ import SwiftBCC
 /// A BPF program's text and the substitutions the Python tools make in it: placeholders such
 /// as `PID_FILTER` replaced by a C statement (or by nothing), and `#define`s put in front.
 public struct ProgramText: Sendable, CustomStringConvertible {
+    /// The program text with the substitutions made so far.
     public private(set) var text: String
 
+    /// The program text before any substitution.
     public init(_ text: String) { self.text = text }
 
+    /// The text (what `--ebpf` prints).
     public var description: String { text }
 
     /// Replaces every `placeholder` with `replacement` (Python: `bpf_text.replace(...)`).
@@ -41,10 +44,14 @@ public struct ProgramText: Sendable, CustomStringConvertible {
 /// The pid/tid/uid filters the tools share, as C conditions on the variables `pid`, `tid`
 /// and `uid` the programs define (`u32 pid = id >> 32; u32 tid = id; u32 uid = ...`).
 public struct TaskFilter: Sendable {
+    /// Only this process (tgid), or nil for every process.
     public var pid: Int?
+    /// Only this thread, or nil for every thread.
     public var tid: Int?
+    /// Only this user id, or nil for every user (0 filters: root).
     public var uid: Int?
 
+    /// The filters given; nil ones do not filter.
     public init(pid: Int? = nil, tid: Int? = nil, uid: Int? = nil) {
         self.pid = pid
         self.tid = tid

@@ -49,6 +49,7 @@ public enum TimeFormat {
 public struct RelativeClock: Sendable {
     private var first: UInt64?
 
+    /// A clock whose first moment is the first value it is given.
     public init() {}
 
     /// Seconds from the first value passed here to `ns` (a `bpf_ktime_get_ns` value or any
