@@ -497,7 +497,9 @@ extension KernelSuite {
                 let children = try (0..<3).map { _ in
                     try Child(try examplePath("HelloMap"), ["--duration", "1", "--interval", "0.2"], environment: env)
                 }
-                for child in children { #expect(child.wait(timeout: 90) == 0, "\(child.stderr)") }
+                for child in children {
+                    #expect(child.wait(timeout: 90) == 0, "stderr: \(child.stderr)\nstdout: \(child.stdout)")
+                }
                 let entries = cacheEntries(root)
                 #expect(entries.count == 1)
                 let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/bpf")) ?? []).filter { $0.hasSuffix(".tmp") }
