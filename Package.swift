@@ -36,7 +36,9 @@ let package = Package(
             pkgConfig: "libbcc",
             providers: [.apt(["libbpfcc-dev"])]
         ),
-        .target(name: "SwiftBCC", dependencies: ["CBCC"]),
+        // SHA-256, shared by the library (compile cache) and the script runner (which links no libbcc).
+        .target(name: "BCCDigest", path: "Sources/BCCDigest"),
+        .target(name: "SwiftBCC", dependencies: ["CBCC", "BCCDigest"]),
         .target(
             name: "ExampleSupport",
             dependencies: ["SwiftBCC", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -159,7 +161,7 @@ package.products += [
     .executable(name: "swiftbcc", targets: ["swiftbcc"]),
 ]
 package.targets += [
-    .executableTarget(name: "swiftbcc", path: "Sources/Tools/swiftbcc"),
+    .executableTarget(name: "swiftbcc", dependencies: ["BCCDigest"], path: "Sources/Tools/swiftbcc"),
 ]
 
 // swiftbcc-exporter (issue 15): a Prometheus exporter of BPF maps in the shape of cloudflare's

@@ -142,4 +142,60 @@ static inline const char *swiftbcc_errno_name(int code) {
     return strerrorname_np(code);
 }
 
+// libbpf's `struct bpf_prog_load_opts` (libbpf 0.7+ layout, up to log_buf), which libbcc's
+// libbpf.h only forward-declares: the compile cache's warm start loads through libbcc's
+// bcc_prog_load_xattr with the options bcc_func_load would fill. libbpf reads only the
+// fields `sz` covers, so a newer libbpf with more fields takes this shorter struct.
+struct swiftbcc_prog_load_opts {
+    size_t sz;
+    int attempts;
+    int expected_attach_type;
+    __u32 prog_btf_fd;
+    __u32 prog_flags;
+    __u32 prog_ifindex;
+    __u32 kern_version;
+    __u32 attach_btf_id;
+    __u32 attach_prog_fd;
+    __u32 attach_btf_obj_fd;
+    const int *fd_array;
+    const void *func_info;
+    __u32 func_info_cnt;
+    __u32 func_info_rec_size;
+    const void *line_info;
+    __u32 line_info_cnt;
+    __u32 line_info_rec_size;
+    __u32 log_level;
+    __u32 log_size;
+    char *log_buf;
+};
+
+// What libbcc's BPFModule::bcc_func_load does for a module without BTF and without a device:
+// expected attach type when given, kern_version except for TRACING/EXT, the log level; the
+// program name (kfunc__/lsm__ prefixes, attach_btf_id) is handled by bcc_prog_load_xattr.
+static inline int swiftbcc_prog_load(int prog_type, const char *name, const struct bpf_insn *insns,
+                                     int prog_len, const char *license, unsigned kern_version,
+                                     int log_level, int expected_attach_type, bool allow_rlimit) {
+    struct swiftbcc_prog_load_opts opts;
+    memset(&opts, 0, sizeof(opts));
+    opts.sz = sizeof(opts);
+    if (expected_attach_type != -1) opts.expected_attach_type = expected_attach_type;
+    if (prog_type != BPF_PROG_TYPE_TRACING && prog_type != BPF_PROG_TYPE_EXT) opts.kern_version = kern_version;
+    opts.log_level = (__u32)log_level;
+    return bcc_prog_load_xattr((enum bpf_prog_type)prog_type, name, license, insns,
+                               (struct bpf_prog_load_opts *)&opts, prog_len, NULL, 0, allow_rlimit);
+}
+
+static inline int swiftbcc_create_map(int map_type, const char *name, int key_size, int value_size,
+                                      int max_entries, int map_flags, bool allow_rlimit) {
+    struct bcc_create_map_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.map_type = (enum bpf_map_type)map_type;
+    attr.name = name;
+    attr.key_size = (__u32)key_size;
+    attr.value_size = (__u32)value_size;
+    attr.max_entries = (__u32)max_entries;
+    attr.map_flags = (__u32)map_flags;
+    return bcc_create_map_xattr(&attr, allow_rlimit);
+}
+
 #endif

@@ -34,6 +34,10 @@ public final class BPF: @unchecked Sendable {
     public let debug: DebugFlags
     /// `"<text>"` or the source file's path, for messages.
     public let sourceName: String
+    /// What the program was compiled from (for the compile cache and the printer module).
+    let compileInputs: CompileCacheKey.Inputs
+    /// Whether libbcc may raise RLIMIT_MEMLOCK (used again by a warm start's loads).
+    let allowRlimit: Bool
     /// Functions clang warned were implicitly declared (called but not defined): a load that
     /// fails after such a call is reported as `.undefinedFunction`.
     private(set) var undeclaredFunctions: [(name: String, diagnostic: String)] = []
@@ -50,8 +54,12 @@ public final class BPF: @unchecked Sendable {
     /// A `BPF`'s mutable state. Only reachable inside `state.withLock`, which is not recursive:
     /// functions that need it while it is locked take it as `inout State`.
     struct State {
-        /// libbcc's module; nil after `cleanup()`.
-        var module: UnsafeMutableRawPointer?
+        /// The compiled program: libbcc's module, or one rebuilt from the compile cache; nil
+        /// after `cleanup()`.
+        var module: ModuleSource?
+        /// A libbcc module compiled on first use of `keySprintf`/`keyScanf` (libbcc's
+        /// LLVM-generated printers and parsers) when `module` came from the cache.
+        var printerModule: UnsafeMutableRawPointer?
         var functions: [FunctionKey: Function] = [:]
         /// Every attachment, of every family (Attach/).
         var attachments = AttachmentStore()
@@ -62,15 +70,14 @@ public final class BPF: @unchecked Sendable {
         var usdtContexts: [USDT] = []
 
         /// The module; throws `.closed` after `cleanup()`.
-        func requireModule() throws -> UnsafeMutableRawPointer {
+        func requireModule() throws -> ModuleSource {
             guard let module else { throw BPFError.closed }
             return module
         }
 
         /// The module's function names, in libbcc's order (none after cleanup).
         var functionNames: [String] {
-            guard let m = module else { return [] }
-            return (0..<bpf_num_functions(m)).compactMap { stringOrNil(bpf_function_name(m, $0)) }
+            module?.functionNames ?? []
         }
     }
 
@@ -91,26 +98,32 @@ public final class BPF: @unchecked Sendable {
     ///     or nil for none.
     ///   - attachUSDTIgnorePID: attach the USDT contexts' probes in every process running the
     ///     binary, not only the contexts' pids (Python's `attach_usdt_ignore_pid`).
+    ///   - cache: whether to use the compile cache (a warm start creates the maps and loads the
+    ///     cached instructions without running clang; see docs/Performance.md, "Compile cache").
+    ///     `SWIFTBCC_CACHE=0` in the environment turns it off too.
     /// - Throws: `BPFError.compileFailed` with clang's diagnostics,
     ///   `BPFError.kernelHeadersNotFound` when libbcc finds no kernel headers.
     ///
     /// Python: `BPF(text=..., cflags=[...], debug=0)`; libbcc: `bpf_module_create_c_from_string`.
     public convenience init(text: String, cflags: [String] = [], debug: DebugFlags = [],
                             usdtContexts: [USDT] = [], allowRlimit: Bool = true, device: String? = nil,
-                            attachUSDTIgnorePID: Bool = false) throws {
+                            attachUSDTIgnorePID: Bool = false, cache: Bool = true) throws {
         try self.init(compiling: text, sourceName: "<text>", cflags: cflags, debug: debug,
                       allowRlimit: allowRlimit, device: device, usdtContexts: usdtContexts,
-                      attachUSDTIgnorePID: attachUSDTIgnorePID)
+                      attachUSDTIgnorePID: attachUSDTIgnorePID, cache: cache)
     }
 
     /// Compiles the C file at `srcFile`. A relative path that does not exist from the current
     /// directory is looked up beside the executable, as Python does. A quoted `#include "x.h"`
     /// resolves against the current directory (as in Python BCC) and the source file's directory.
     ///
+    /// The parameters are `init(text:...)`'s, and `hdrFile`, a header that must exist (Python
+    /// checks it; the program includes it itself).
+    ///
     /// Python: `BPF(src_file=..., hdr_file=..., cflags=[...], debug=0)`.
     public convenience init(srcFile: String, hdrFile: String? = nil, cflags: [String] = [],
                             debug: DebugFlags = [], usdtContexts: [USDT] = [], allowRlimit: Bool = true,
-                            device: String? = nil, attachUSDTIgnorePID: Bool = false) throws {
+                            device: String? = nil, attachUSDTIgnorePID: Bool = false, cache: Bool = true) throws {
         let path = try Self.findFile(srcFile)
         if let hdrFile { _ = try Self.findFile(hdrFile) }
         guard let text = FileIO.read(path) else {
@@ -119,29 +132,26 @@ public final class BPF: @unchecked Sendable {
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         try self.init(compiling: text, sourceName: path, cflags: cflags + ["-iquote", dir.isEmpty ? "/" : dir],
                       debug: debug, allowRlimit: allowRlimit, device: device, usdtContexts: usdtContexts,
-                      attachUSDTIgnorePID: attachUSDTIgnorePID)
+                      attachUSDTIgnorePID: attachUSDTIgnorePID, cache: cache)
     }
 
     init(compiling programText: String, sourceName: String, cflags: [String], debug: DebugFlags,
-         allowRlimit: Bool, device: String?, usdtContexts: [USDT] = [], attachUSDTIgnorePID: Bool = false) throws {
+         allowRlimit: Bool, device: String?, usdtContexts: [USDT] = [], attachUSDTIgnorePID: Bool = false,
+         cache: Bool = true) throws {
         self.debug = debug
         self.sourceName = sourceName
+        self.allowRlimit = allowRlimit
         try CFlags.validate(cflags)
         KernelInfo.warnOnceIfHeadersMismatch()
         StaleProbes.reap()
         let text = CountedRingBuffers.rewrite(try Self.prependingUSDTArguments(usdtContexts, to: programText))
-        let (module, output) = StderrCapture.capture(includingStdout: true) {
-            withCStringArray(cflags) { array, count in
-                bpf_module_create_c_from_string(text, debug.rawValue, array, count, allowRlimit, device)
-            }
-        }
-        guard let module else {
-            throw Compilation.failure(output: output.text, source: sourceName, program: programText)
-        }
-        // clang's warnings go on to stderr; the ones a later load failure can explain are kept.
-        output.passThrough()
-        undeclaredFunctions = Compilation.undeclaredFunctions(in: output.text)
-        state.withLock { $0.module = module }
+        compileInputs = CompileCacheKey.Inputs(text: text, cflags: cflags, debug: debug, device: device)
+        let module = try Self.compile(compileInputs, cache: cache, allowRlimit: allowRlimit, usdtContexts: usdtContexts.count,
+                                      sourceName: sourceName, programText: programText)
+        // clang's warnings (replayed on a warm start) went on to stderr; the ones a later load
+        // failure can explain are kept.
+        undeclaredFunctions = Compilation.undeclaredFunctions(in: module.output)
+        state.withLock { $0.module = module.source }
         Registry.add(self)
         do {
             try attachUSDTProbes(usdtContexts, ignorePID: attachUSDTIgnorePID)
@@ -170,7 +180,7 @@ public final class BPF: @unchecked Sendable {
 
     /// Runs `body` with the libbcc module, holding the state lock (so `cleanup()` cannot
     /// destroy the module meanwhile); throws `.closed` after `cleanup()`.
-    func withModule<T>(_ body: (UnsafeMutableRawPointer) throws -> T) throws -> T {
+    func withModule<T>(_ body: (ModuleSource) throws -> T) throws -> T {
         try state.withLock { try body($0.requireModule()) }
     }
 
@@ -199,15 +209,13 @@ public final class BPF: @unchecked Sendable {
         if let fn = s.functions[key] { return fn }
         let m = try s.requireModule()
         try Self.requireNoNUL(name, "function name")
-        guard let start = bpf_function_start(m, name) else {
-            throw BPFError.functionNotFound(name: name, available: s.functionNames)
-        }
-        let size = bpf_function_size(m, name)
         let logLevel: Int32 = debug.contains(.bpfRegisterState) ? 2 : debug.contains(.bpf) ? 1 : 0
-        let loaded = LibBCC.call("bcc_func_load", passThrough: true) {
-            bcc_func_load(m, type.rawValue, name, start.assumingMemoryBound(to: bpf_insn.self),
-                          Int32(size), bpf_module_license(m), bpf_module_kern_version(m),
-                          logLevel, nil, 0, device, attachType?.rawValue ?? -1)
+        let loaded = m.withInstructions(name) { insns in
+            insns.map { m.load(name, insns: $0, type: type, logLevel: logLevel, device: device, attachType: attachType,
+                               allowRlimit: allowRlimit) }
+        }
+        guard let loaded else {
+            throw BPFError.functionNotFound(name: name, available: s.functionNames)
         }
         switch loaded {
         case .failure(let failure):
@@ -300,11 +308,10 @@ public final class BPF: @unchecked Sendable {
     public func dumpFunction(_ name: String) throws -> [UInt8] {
         try state.withLock { s in
             let m = try s.requireModule()
-            guard let start = bpf_function_start(m, name) else {
+            guard let insns = m.withInstructions(name, { $0.map { Array($0) } }) else {
                 throw BPFError.functionNotFound(name: name, available: s.functionNames)
             }
-            let size = bpf_function_size(m, name)
-            return Array(UnsafeRawBufferPointer(start: start, count: size))
+            return insns
         }
     }
 
@@ -328,8 +335,12 @@ public final class BPF: @unchecked Sendable {
             for fn in s.functions.values { Glibc.close(fn.fd) }
             s.functions.removeAll()
             if let m = s.module {
-                bpf_module_destroy(m)
+                m.destroy()
                 s.module = nil
+            }
+            if let p = s.printerModule {
+                bpf_module_destroy(p)
+                s.printerModule = nil
             }
             s.usdtContexts.removeAll()
         }

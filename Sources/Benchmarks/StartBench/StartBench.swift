@@ -2,7 +2,9 @@
 // tracepoint program being attached, and the process's peak RSS (VmHWM of /proc/self/status
 // once attached), for SwiftBCC, Python BCC and a C program on libbcc's C API. Every round
 // starts one child per consumer (interleaved, so they share the machine's state), each
-// compiling the program cold (a fresh XDG_CACHE_HOME per child, so no compile cache helps);
+// compiling the program cold (a fresh XDG_CACHE_HOME per child, so no compile cache helps),
+// and a second SwiftBCC child ("swift-warm") that starts from SwiftBCC's compile cache
+// (SWIFTBCC_CACHE_DIR pointing at a cache one unmeasured child filled before the rounds);
 // the medians of --rounds rounds are reported. Run it in release:
 //
 //   swift build -c release --product StartBench
@@ -56,8 +58,8 @@ struct StartBench: ParsableCommand {
     @Option(help: "Rounds (each starts every consumer once); medians are reported.")
     var rounds = 7
 
-    @Option(help: "Consumers to run (comma-separated): swift, python, c.")
-    var consumers = "swift,python,c"
+    @Option(help: "Consumers to run (comma-separated): swift, swift-warm, python, c.")
+    var consumers = "swift,swift-warm,python,c"
 
     @Option(help: "The tracepoint the program attaches to.")
     var tracepoint = "syscalls:sys_enter_getpgid"
@@ -91,11 +93,25 @@ struct StartBench: ParsableCommand {
         do {
             let list = consumers.split(separator: ",").map(String.init)
             var commands: [(name: String, executable: String, arguments: [String], env: [String: String])] = []
-            let base = ProcessInfo.processInfo.environment
+            var base = ProcessInfo.processInfo.environment
+            base["SWIFTBCC_CACHE_DIR"] = nil
+            base["SWIFTBCC_CACHE"] = nil
+            let me = CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]
+                : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0]
             if list.contains("swift") {
-                commands.append(("swift", CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]
-                                    : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0],
-                                 ["--tracepoint", tracepoint], base))
+                commands.append(("swift", me, ["--tracepoint", tracepoint], base))
+            }
+            if list.contains("swift-warm") {
+                // One unmeasured child fills the cache the measured warm children start from.
+                var env = base
+                env["SWIFTBCC_CACHE_DIR"] = tempDir.appendingPathComponent("warm-cache").path
+                let primed = try runChild(me, ["--tracepoint", tracepoint, "--child-t0", "\(monotonicNanoseconds())"],
+                                          timeout: timeout, tempDir: tempDir, label: "swift-warm-prime", environment: env)
+                if primed.status == 0 {
+                    commands.append(("swift-warm", me, ["--tracepoint", tracepoint], env))
+                } else {
+                    results.skip("swift-warm", "the child that fills the cache exited with status \(primed.status): \(primed.lastError)")
+                }
             }
             if list.contains("python") {
                 if access(python, X_OK) == 0 {
@@ -120,7 +136,7 @@ struct StartBench: ParsableCommand {
                     env["XDG_CACHE_HOME"] = cache.path  // cold: no compile cache carries over
                     let t0 = monotonicNanoseconds()
                     var args = c.arguments
-                    if c.name == "swift" { args += ["--child-t0", "\(t0)"] } else { args.append("\(t0)") }
+                    if c.name.hasPrefix("swift") { args += ["--child-t0", "\(t0)"] } else { args.append("\(t0)") }
                     let out = try runChild(c.executable, args, timeout: timeout, tempDir: tempDir,
                                            label: "\(c.name)-\(round)", environment: env)
                     try? FileManager.default.removeItem(at: cache)
@@ -252,19 +268,24 @@ struct StartResults {
             return
         }
         let labels = [("swift", "SwiftBCC (`BPF(text:)` + `attachTracepoint`)"),
+                      ("swift-warm", "SwiftBCC, warm compile cache (same calls)"),
                       ("python", "Python BCC (`BPF(text=...)` + `attach_tracepoint`)"),
                       ("c", "C on libbcc (`bpf_module_create_c_from_string` + `bcc_prog_load` + `bpf_attach_tracepoint`)")]
-        print("| Hello-world tracepoint, cold compile (medians of \(rounds) rounds, same run) | start to attached (s) | peak RSS (MiB) | time / C | RSS / C |")
-        print("| --- | ---: | ---: | ---: | ---: |")
+        print("| Hello-world tracepoint (medians of \(rounds) rounds, same run) | start to attached (s) | peak RSS (MiB) | time / C | RSS / C | time / Python | RSS / Python |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        let pT = Self.median(seconds["python"] ?? []), pR = Self.median(rss["python"] ?? [])
         let cT = Self.median(seconds["c"] ?? []), cR = Self.median(rss["c"] ?? [])
         for (key, label) in labels {
             guard let t = Self.median(seconds[key] ?? []), let r = Self.median(rss[key] ?? []) else { continue }
             print("| \(label) | " + String(format: "%.3f", t) + " | " + String(format: "%.1f", r)
-                  + " | \(formatRatio(t, cT)) | \(formatRatio(r, cR)) |")
+                  + " | \(formatRatio(t, cT)) | \(formatRatio(r, cR)) | \(formatRatio(t, pT)) | \(formatRatio(r, pR)) |")
         }
         if let s = Self.median(seconds["swift"] ?? []), let p = Self.median(seconds["python"] ?? []) {
             print("")
             print("SwiftBCC / Python: time \(formatRatio(s, p)), RSS \(formatRatio(Self.median(rss["swift"] ?? []), Self.median(rss["python"] ?? [])))")
+            if let w = Self.median(seconds["swift-warm"] ?? []) {
+                print("SwiftBCC warm / Python: time \(formatRatio(w, p)), RSS \(formatRatio(Self.median(rss["swift-warm"] ?? []), Self.median(rss["python"] ?? [])))")
+            }
         }
         for (what, reason) in skipped { print("skipped: \(what): \(reason)") }
     }

@@ -6,10 +6,7 @@ extension Table {
     /// libbcc: `bpf_perf_event_fields`, `bpf_perf_event_field`.
     public func eventFieldList() throws -> [String] {
         let bpf = try liveBPF()
-        return try bpf.withModule { m in
-            let n = bpf_perf_event_fields(m, name)
-            return (0..<n).compactMap { stringOrNil(bpf_perf_event_field(m, name, $0)) }
-        }
+        return try bpf.withModule { $0.eventFields(name) }
     }
 
     /// The C struct the program submits through this table (`perf_submit`, `ringbuf_output`,

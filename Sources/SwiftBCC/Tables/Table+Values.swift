@@ -180,7 +180,7 @@ extension Table {
     func sprintf(_ raw: inout [UInt8], size: Int, key: Bool) throws -> String {
         guard let bpf else { throw BPFError.closed }
         var buf = [CChar](repeating: 0, count: Swift.max(size * 8, 64) + 64)
-        let rc = try bpf.withModule { module in
+        let rc = try bpf.withPrinterModule { module in
             key ? bpf_table_key_snprintf(module, id, &buf, buf.count, raw)
                 : bpf_table_leaf_snprintf(module, id, &buf, buf.count, raw)
         }
@@ -193,7 +193,7 @@ extension Table {
     func sscanf(_ text: String, size: Int, key: Bool) throws -> [UInt8] {
         guard let bpf else { throw BPFError.closed }
         var raw = [UInt8](repeating: 0, count: Swift.max(size, 1))
-        let parsed = try bpf.withModule { module in
+        let parsed = try bpf.withPrinterModule { module in
             LibBCC.call(key ? "bpf_table_key_sscanf" : "bpf_table_leaf_sscanf") {
                 key ? bpf_table_key_sscanf(module, id, text, &raw) : bpf_table_leaf_sscanf(module, id, text, &raw)
             }

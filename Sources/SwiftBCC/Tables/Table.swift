@@ -71,16 +71,14 @@ public final class Table: @unchecked Sendable {
 
     enum BatchOperation: Hashable { case lookup, lookupAndDelete, delete, update }
 
-    init(bpf: BPF, module: UnsafeMutableRawPointer, name: String) throws {
-        let id = bpf_table_id(module, name)
-        let fd = bpf_table_fd(module, name)
-        guard fd >= 0 else {
-            throw BPFError.tableNotFound(name: name, available: Table.names(in: module))
+    init(bpf: BPF, module: ModuleSource, name: String) throws {
+        guard let (id, def, fd) = module.table(name) else {
+            throw BPFError.tableNotFound(name: name, available: module.tableNames)
         }
         self.bpf = bpf
         self.name = name
         self.id = id
-        let mapType = bpf_table_type_id(module, id)
+        let mapType = def.mapType
         self.mapType = mapType
         guard let kind = TableKind(rawValue: mapType) else {
             // Python BCC raises "Unknown table type" here too.
@@ -88,12 +86,12 @@ public final class Table: @unchecked Sendable {
                 + "use a BPF_TABLE type from libbcc 0.26's list (see TableKind).")
         }
         self.kind = kind
-        self.keySize = bpf_table_key_size_id(module, id)
-        self.leafSize = bpf_table_leaf_size_id(module, id)
-        self.maxEntries = bpf_table_max_entries_id(module, id)
-        self.flags = bpf_table_flags_id(module, id)
-        self.keyDescription = stringOrNil(bpf_table_key_desc_id(module, id)) ?? ""
-        self.leafDescription = stringOrNil(bpf_table_leaf_desc_id(module, id)) ?? ""
+        self.keySize = def.keySize
+        self.leafSize = def.leafSize
+        self.maxEntries = def.maxEntries
+        self.flags = def.flags
+        self.keyDescription = def.keyDescription
+        self.leafDescription = def.leafDescription
         self.keyType = Table.type(json: keyDescription, size: keySize)
         self.leafType = Table.type(json: leafDescription, size: leafSize)
         self.keyPaddingOffsets = keyType.paddingOffsets
@@ -112,10 +110,6 @@ public final class Table: @unchecked Sendable {
     static func type(json: String, size: Int) -> TypeDescription {
         if let t = try? TypeDescription.forTable(json: json, size: size), t.size == size { return t }
         return .array(of: .scalar(.unsignedChar), count: size)
-    }
-
-    static func names(in module: UnsafeMutableRawPointer) -> [String] {
-        (0..<bpf_num_tables(module)).compactMap { stringOrNil(bpf_table_name(module, $0)) }
     }
 
     deinit {
@@ -321,6 +315,6 @@ extension BPF {
 
     /// The names of every table the program declares, in libbcc's order.
     public var tableNames: [String] {
-        state.withLock { $0.module.map(Table.names(in:)) ?? [] }
+        state.withLock { $0.module?.tableNames ?? [] }
     }
 }

@@ -1,3 +1,4 @@
+import BCCDigest
 import Glibc
 
 /// Where the SwiftBCC build this runner belongs to lives, and how to compile a script against it.

@@ -1,3 +1,4 @@
+import BCCDigest
 import Glibc
 
 /// Compiled scripts under `$XDG_CACHE_HOME/swiftbcc/scripts` (default `~/.cache/swiftbcc`).

@@ -8,6 +8,7 @@
 // (libSwiftBCCDynamic.so and Modules/ beside it), cached by a hash of the script's text, the
 // toolchain's version and the library build's identity, and exec'ed with ARGS: its signals
 // and exit status are the script's own. See README.md, "Scripts".
+import BCCDigest
 import Glibc
 
 let usage = """

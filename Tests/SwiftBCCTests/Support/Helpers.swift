@@ -67,9 +67,10 @@ final class Child {
         _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = args
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
+        // Children use the test process's compile cache (TestCompileCache), unless told otherwise.
+        process.environment = ProcessInfo.processInfo.environment
+            .merging(TestCompileCache.childEnvironment) { $1 }
+            .merging(environment ?? [:]) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
         try process.run()

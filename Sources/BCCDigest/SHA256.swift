@@ -1,7 +1,8 @@
-// SHA-256 (FIPS 180-4), for cache keys and the checksums of cached binaries. Small and
-// dependency-free so the runner starts fast (no Foundation, no swift-crypto).
+// SHA-256 (FIPS 180-4), for cache keys and checksums: the script runner's binary cache and the
+// library's compile cache share this one copy. Small and dependency-free so the runner starts
+// fast (no Foundation, no swift-crypto, no libbcc).
 
-struct SHA256 {
+package struct SHA256 {
     private var h: [UInt32] = [
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
     ]
@@ -19,9 +20,9 @@ struct SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    init() {}
+    package init() {}
 
-    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    package mutating func update(_ bytes: UnsafeRawBufferPointer) {
         length &+= UInt64(bytes.count)
         var rest = bytes[...]
         if !pending.isEmpty {
@@ -40,13 +41,45 @@ struct SHA256 {
         pending.append(contentsOf: rest)
     }
 
-    mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
-    mutating func update(_ s: String) { update(Array(s.utf8)) }
+    package mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
+    package mutating func update(_ s: String) { update(Array(s.utf8)) }
 
     /// Adds `s` and a NUL, so that consecutive fields cannot run into each other.
-    mutating func field(_ s: String) { update(s); update([0]) }
+    package mutating func field(_ s: String) { update(s); update([0]) }
 
-    mutating func finish() -> String {
+    /// The digest's 32 bytes (ends the hash, like `finish()`).
+    package mutating func finishBytes() -> [UInt8] {
+        let bits = length &* 8
+        var tail: [UInt8] = [0x80]
+        while (pending.count + tail.count) % 64 != 56 { tail.append(0) }
+        for i in (0..<8).reversed() { tail.append(UInt8(truncatingIfNeeded: bits >> (UInt64(i) * 8))) }
+        let saved = length
+        update(tail)
+        length = saved
+        precondition(pending.isEmpty)
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        for word in h { for shift in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) } }
+        return out
+    }
+
+    /// The SHA-256 of `bytes`.
+    package static func digest(_ bytes: [UInt8]) -> [UInt8] {
+        var s = SHA256()
+        s.update(bytes)
+        return s.finishBytes()
+    }
+
+    /// Lowercase hex of `bytes`.
+    package static func hexString(_ bytes: [UInt8]) -> String {
+        let hex: [Character] = Array("0123456789abcdef")
+        var out = ""
+        for b in bytes { out.append(hex[Int(b >> 4)]); out.append(hex[Int(b & 0xf)]) }
+        return out
+    }
+
+    /// The hex digest (ends the hash).
+    package mutating func finish() -> String {
         let bits = length &* 8
         var tail: [UInt8] = [0x80]
         while (pending.count + tail.count) % 64 != 56 { tail.append(0) }
@@ -63,7 +96,7 @@ struct SHA256 {
         return out
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
+    package static func hex(_ bytes: [UInt8]) -> String {
         var s = SHA256()
         s.update(bytes)
         return s.finish()
