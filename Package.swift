@@ -24,6 +24,7 @@ let package = Package(
         .executable(name: "syncsnoop", targets: ["syncsnoop"]),
         .executable(name: "statsnoop", targets: ["statsnoop"]),
         .executable(name: "syscount", targets: ["syscount"]),
+        .executable(name: "biosnoop", targets: ["biosnoop"]),
         .executable(name: "bitesize", targets: ["bitesize"]),
     ],
     dependencies: [
@@ -148,6 +149,11 @@ let package = Package(
             name: "syscount",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/syscount"
+        ),
+        .executableTarget(
+            name: "biosnoop",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/biosnoop"
         ),
         .executableTarget(
             name: "bitesize",
