@@ -26,6 +26,7 @@ let package = Package(
         .executable(name: "syscount", targets: ["syscount"]),
         .executable(name: "biosnoop", targets: ["biosnoop"]),
         .executable(name: "bitesize", targets: ["bitesize"]),
+        .executable(name: "runqlat", targets: ["runqlat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -159,6 +160,11 @@ let package = Package(
             name: "bitesize",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/bitesize"
+        ),
+        .executableTarget(
+            name: "runqlat",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/runqlat"
         ),
     ],
     swiftLanguageModes: [.v6]
