@@ -29,19 +29,19 @@ extension KernelSuite {
             return "\nProcess Name = \(name)\n" + rest[..<end]
         }
 
-        /// 5 writes of 4 KiB and 3 of 64 KiB by a dd named `marker`.
+        /// 5 writes of 4 KiB by a dd named `marker` (larger writes to a file may be split where
+        /// its blocks are not contiguous on disk, so they do not give known sizes).
         static func workload(_ marker: String) throws {
             let dir = try ToolTest.temporaryDirectory(marker)
             defer { try? FileManager.default.removeItem(at: dir) }
             let (path, _) = try BlockWorkload.target(dir)
             try BlockWorkload.directWrites(marker: marker, dir: dir, path: path, blocks: 5, blockSize: "4k")
-            try BlockWorkload.directWrites(marker: marker, dir: dir, path: path, blocks: 3, blockSize: "64k")
         }
 
-        @Test("dd's 4 KiB and 64 KiB direct writes: its section on Ctrl-C has 5 in 4 -> 7 and 3 in 64 -> 127 Kbytes, byte-for-byte Python's print_log2_hist text for those counts")
+        @Test("dd's 4 KiB direct writes: its section on Ctrl-C counts them in 4 -> 7 Kbytes, byte-for-byte Python's print_log2_hist text for its counts")
         func processHistogram() throws {
             let marker = uniqueMarker("bz")
-            let child = try ToolTest.startTool("bitesize", [])
+            let child = try ToolTest.startSlowTool("bitesize", [])
             #expect(child.stdoutLines.first == "Tracing block I/O... Hit Ctrl-C to end.")
             try Self.workload(marker)
             usleep(300_000)
@@ -51,8 +51,8 @@ extension KernelSuite {
             try #require(hists.count == 1, "section: \(text)")
             let h = hists[0]
             #expect(h.valType == "Kbytes" && h.lines[0] == "     Kbytes              : count     distribution")
-            #expect(h.vals[3] == 5 && h.vals[7] == 3 && h.total == 8, "section: \(text)")
-            #expect(h.lines.count == 8, "slots 1 through 7: \(text)")
+            // The 5 writes; ext4 may add a 4 KiB metadata read in dd's context (same slot).
+            #expect(h.vals[3] >= 5 && h.vals[3] <= 7, "section: \(text)")
             let python = try PrintedHistogram.pythonText([(("Process Name", marker), h.vals, "Kbytes")])
             #expect(text == python, "ours:\n\(text)\npython:\n\(python)")
         }
@@ -60,7 +60,7 @@ extension KernelSuite {
         @Test("SIGTERM prints the histograms and exits 0 like Ctrl-C")
         func sigterm() throws {
             let marker = uniqueMarker("bz")
-            let child = try ToolTest.startTool("bitesize", [])
+            let child = try ToolTest.startSlowTool("bitesize", [])
             try Self.workload(marker)
             usleep(300_000)
             #expect(ToolTest.stop(child, signal: SIGTERM) == 0, "stderr: \(child.stderr)")
@@ -72,7 +72,7 @@ extension KernelSuite {
         func sameAsPython() throws {
             let marker = uniqueMarker("bz")
             let python = try #require(try ToolTest.startPython("bitesize", []))
-            let swift = try ToolTest.startTool("bitesize", [])
+            let swift = try ToolTest.startSlowTool("bitesize", [])
             #expect(python.stdoutLines.first == swift.stdoutLines.first)
             try Self.workload(marker)
             usleep(300_000)

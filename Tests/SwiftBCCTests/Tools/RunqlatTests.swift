@@ -23,7 +23,7 @@ extension KernelSuite {
 
         /// Runs `runqlat args` (ending by itself) while this thread sleeps and wakes; its stdout.
         func run(_ args: [String]) throws -> String {
-            let child = try ToolTest.startTool("runqlat", args)
+            let child = try ToolTest.startSlowTool("runqlat", args)
             #expect(child.stdoutLines.first == Self.tracing)
             let status = SchedulerWorkload.sleepUntilExit(child)
             #expect(status == 0, "runqlat \(args): status \(String(describing: status)), stderr \(child.stderr)")
@@ -72,7 +72,7 @@ extension KernelSuite {
         @Test("Python's runqlat and ours print the same header line and histogram layout", .requiresPythonTool("runqlat"))
         func sameAsPython() throws {
             let python = try #require(try ToolTest.startPython("runqlat", ["-p", String(getpid()), "2", "1"]))
-            let swift = try ToolTest.startTool("runqlat", ["-p", String(getpid()), "2", "1"])
+            let swift = try ToolTest.startSlowTool("runqlat", ["-p", String(getpid()), "2", "1"])
             SchedulerWorkload.sleepUntilExit(swift)
             #expect(python.wait(timeout: 30) == 0, "python: \(python.stderr)")
             #expect(python.stdoutLines.first == swift.stdoutLines.first)
