@@ -24,6 +24,7 @@ let package = Package(
         .executable(name: "syncsnoop", targets: ["syncsnoop"]),
         .executable(name: "statsnoop", targets: ["statsnoop"]),
         .executable(name: "syscount", targets: ["syscount"]),
+        .executable(name: "biolatency", targets: ["biolatency"]),
         .executable(name: "biosnoop", targets: ["biosnoop"]),
         .executable(name: "bitesize", targets: ["bitesize"]),
         .executable(name: "runqlat", targets: ["runqlat"]),
@@ -150,6 +151,11 @@ let package = Package(
             name: "syscount",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/syscount"
+        ),
+        .executableTarget(
+            name: "biolatency",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/biolatency"
         ),
         .executableTarget(
             name: "biosnoop",
