@@ -28,6 +28,7 @@ let package = Package(
         .executable(name: "biosnoop", targets: ["biosnoop"]),
         .executable(name: "bitesize", targets: ["bitesize"]),
         .executable(name: "runqlat", targets: ["runqlat"]),
+        .executable(name: "cpudist", targets: ["cpudist"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -171,6 +172,11 @@ let package = Package(
             name: "runqlat",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/runqlat"
+        ),
+        .executableTarget(
+            name: "cpudist",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/cpudist"
         ),
     ],
     swiftLanguageModes: [.v6]
