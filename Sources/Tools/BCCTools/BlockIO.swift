@@ -33,21 +33,21 @@ public enum BlockIO {
             }
         }
 
-        /// The kernel functions a kprobe goes on, as the Python tools choose them.
-        /// - Throws: `ToolError` when the kernel has none of them.
+        /// The kernel functions a kprobe goes on, as the Python tools choose them: the `__`
+        /// variant where kprobes can list it, else the plain name (Python attaches it without
+        /// checking; a kprobe may go on a function ftrace does not list).
+        /// - Throws: `ToolError` when `blk_account_io_start` is not in the kernel at all (inlined).
         public func kprobeFunctions() throws -> [String] {
             func have(_ name: String) -> Bool { ((try? BPF.getKprobeFunctions("^" + name + "$")) ?? []).contains(name) }
             switch self {
             case .accountStart:
                 if have("__blk_account_io_start") { return ["__blk_account_io_start"] }
-                if have("blk_account_io_start") { return ["blk_account_io_start"] }
+                if have("blk_account_io_start") || BPF.ksymname("blk_account_io_start") != nil { return ["blk_account_io_start"] }
                 throw ToolError("the kernel has neither __blk_account_io_start nor blk_account_io_start to put a kprobe on (inlined)")
             case .issue:
                 return (have("blk_start_request") ? ["blk_start_request"] : []) + ["blk_mq_start_request"]
             case .done:
-                if have("__blk_account_io_done") { return ["__blk_account_io_done"] }
-                if have("blk_account_io_done") { return ["blk_account_io_done"] }
-                throw ToolError("the kernel has neither __blk_account_io_done nor blk_account_io_done to put a kprobe on (inlined)")
+                return [have("__blk_account_io_done") ? "__blk_account_io_done" : "blk_account_io_done"]
             }
         }
 
