@@ -129,7 +129,7 @@ extension KernelSuite {
             #expect(out.stdout == samples.map { BlockIO.flagsDescription($0) + "\n" }.joined())
         }
 
-        @Test("--attach kprobe (the Python tool's path) 3 1: a usecs histogram of the writes", .requiresKprobes, .tags(.vmLane))
+        @Test("--attach kprobe (the Python tool's path) 3 1: a usecs histogram of the writes", .requiresKprobes, .requiresBlockAccountingKprobes)
         func kprobePath() throws {
             let (out, _) = try run(["--attach", "kprobe", "3", "1"])
             let hists = PrintedHistogram.parse(out)

@@ -103,7 +103,7 @@ extension KernelSuite {
             #expect(rows(filtered, marker2).isEmpty, "-d null shows no writes to \(disk): \(filtered.stdout)")
         }
 
-        @Test("--attach kprobe (the Python tool's path) gives the same rows", .requiresKprobes, .tags(.vmLane))
+        @Test("--attach kprobe (the Python tool's path) gives the same rows", .requiresKprobes, .requiresBlockAccountingKprobes)
         func kprobePath() throws {
             let (child, marker, pid, disk) = try traceWrites(["--attach", "kprobe"])
             #expect(child.stdoutLines.first == Self.header)

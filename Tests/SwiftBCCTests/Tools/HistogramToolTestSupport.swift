@@ -143,3 +143,15 @@ extension ToolTest {
         return child
     }
 }
+
+extension Trait where Self == ConditionTrait {
+    /// Runs only where kprobes can go on blk_account_io_done (or __blk_account_io_done), the
+    /// Python block tools' completion probe. The VM lane's 6.1 refuses it (EINVAL: not
+    /// traceable there), so the block tools' kprobe path runs on neither the host nor the VM.
+    static var requiresBlockAccountingKprobes: Self {
+        .enabled("needs a kprobe-able blk_account_io_done (6.1 in the VM lane: EINVAL, not traceable)") {
+            let fns = (try? BPF.getKprobeFunctions("^_*blk_account_io_done$")) ?? []
+            return !fns.isEmpty
+        }
+    }
+}
