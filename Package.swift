@@ -24,6 +24,11 @@ let package = Package(
         .executable(name: "syncsnoop", targets: ["syncsnoop"]),
         .executable(name: "statsnoop", targets: ["statsnoop"]),
         .executable(name: "syscount", targets: ["syscount"]),
+        .executable(name: "biolatency", targets: ["biolatency"]),
+        .executable(name: "biosnoop", targets: ["biosnoop"]),
+        .executable(name: "bitesize", targets: ["bitesize"]),
+        .executable(name: "runqlat", targets: ["runqlat"]),
+        .executable(name: "cpudist", targets: ["cpudist"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -149,6 +154,31 @@ let package = Package(
             name: "syscount",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/syscount"
+        ),
+        .executableTarget(
+            name: "biolatency",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/biolatency"
+        ),
+        .executableTarget(
+            name: "biosnoop",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/biosnoop"
+        ),
+        .executableTarget(
+            name: "bitesize",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/bitesize"
+        ),
+        .executableTarget(
+            name: "runqlat",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/runqlat"
+        ),
+        .executableTarget(
+            name: "cpudist",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/cpudist"
         ),
     ],
     swiftLanguageModes: [.v6]
