@@ -24,6 +24,7 @@ let package = Package(
         .executable(name: "syncsnoop", targets: ["syncsnoop"]),
         .executable(name: "statsnoop", targets: ["statsnoop"]),
         .executable(name: "syscount", targets: ["syscount"]),
+        .executable(name: "profile", targets: ["profile"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -147,6 +148,11 @@ let package = Package(
             name: "syscount",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/syscount"
+        ),
+        .executableTarget(
+            name: "profile",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/profile"
         ),
     ],
     swiftLanguageModes: [.v6]
