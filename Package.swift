@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "statsnoop", targets: ["statsnoop"]),
         .executable(name: "syscount", targets: ["syscount"]),
         .executable(name: "profile", targets: ["profile"]),
+        .executable(name: "offcputime", targets: ["offcputime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -153,6 +154,11 @@ let package = Package(
             name: "profile",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/profile"
+        ),
+        .executableTarget(
+            name: "offcputime",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/offcputime"
         ),
     ],
     swiftLanguageModes: [.v6]
