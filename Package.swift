@@ -26,6 +26,7 @@ let package = Package(
         .executable(name: "syscount", targets: ["syscount"]),
         .executable(name: "profile", targets: ["profile"]),
         .executable(name: "offcputime", targets: ["offcputime"]),
+        .executable(name: "stackcount", targets: ["stackcount"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -159,6 +160,11 @@ let package = Package(
             name: "offcputime",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/offcputime"
+        ),
+        .executableTarget(
+            name: "stackcount",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/stackcount"
         ),
     ],
     swiftLanguageModes: [.v6]
