@@ -27,6 +27,7 @@ let package = Package(
         .executable(name: "profile", targets: ["profile"]),
         .executable(name: "offcputime", targets: ["offcputime"]),
         .executable(name: "stackcount", targets: ["stackcount"]),
+        .executable(name: "funccount", targets: ["funccount"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -165,6 +166,11 @@ let package = Package(
             name: "stackcount",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/stackcount"
+        ),
+        .executableTarget(
+            name: "funccount",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/funccount"
         ),
     ],
     swiftLanguageModes: [.v6]
