@@ -15,6 +15,7 @@ enum StackToolWorkloads {
         #include <unistd.h>
         #include <sys/syscall.h>
         #include <fcntl.h>
+        #include <signal.h>
         static double now(void) {
             struct timespec t;
             clock_gettime(CLOCK_MONOTONIC, &t);
@@ -44,9 +45,10 @@ enum StackToolWorkloads {
         int main(int argc, char **argv) { swiftbcc_nap(argc > 1 ? atof(argv[1]) : 1); return 0; }
         """
 
-    /// `calls N`: after a byte on stdin (one read(2)), N times each: the getppid syscall, libc's
-    /// getpid(), `swiftbcc_tool_add` and a one-byte read(2) of /dev/zero; prints a checksum and
-    /// sleeps (alive, so that its stacks can still be symbolized) until killed.
+    /// `calls N`: prints "ready", waits for SIGUSR1 (sigwait: no syscall that the tests count),
+    /// then N times each: the getppid syscall, libc's getpid(), `swiftbcc_tool_add` and a one-byte
+    /// read(2) of /dev/zero; prints a checksum and sleeps (alive, so that its stacks can still be
+    /// symbolized) until killed.
     static let calls = clock + """
         __attribute__((noinline)) int swiftbcc_tool_add(int a, int b) { __asm__ volatile(""); return a + b; }
         static int zero_fd = -1;
@@ -65,7 +67,14 @@ enum StackToolWorkloads {
             int n = argc > 1 ? atoi(argv[1]) : 1;
             zero_fd = open("/dev/zero", O_RDONLY);
             if (zero_fd < 0) return 3;
-            if (getchar() == EOF) return 2;
+            sigset_t set;
+            int sig = 0;
+            sigemptyset(&set);
+            sigaddset(&set, SIGUSR1);
+            sigprocmask(SIG_BLOCK, &set, 0);
+            printf("ready\\n");
+            fflush(stdout);
+            if (sigwait(&set, &sig) != 0) return 2;
             printf("%ld\\n", swiftbcc_tool_calls(n));
             fflush(stdout);
             sleep(600);
@@ -100,11 +109,10 @@ extension StackToolWorkloads {
     }
 }
 
-/// The `calls` program, started with a pipe on stdin: `go()` starts its calls and waits until
-/// they are done; it stays alive (asleep) until this goes away.
+/// The `calls` program: `go()` starts its calls (SIGUSR1) and waits until they are done; it stays
+/// alive (asleep) until this goes away.
 final class Caller {
     let process = Process()
-    private let stdinPipe = Pipe()
     private let stdoutURL: URL
 
     init(_ path: String, count: Int) throws {
@@ -112,21 +120,24 @@ final class Caller {
         _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = [String(count)]
-        process.standardInput = stdinPipe
+        process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         try process.run()
-        try #require(StackToolWorkloads.waitForExec(process.processIdentifier, path), "the caller did not start")
+        try #require(eventually(timeout: 30) { output.hasPrefix("ready\n") || !process.isRunning } && process.isRunning,
+                     "the caller did not start: \(output)")
     }
+
+    private var output: String { (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "" }
 
     var pid: Int32 { process.processIdentifier }
 
     /// Lets it make its calls; returns the checksum line ("" when it did not finish within 30 s).
     @discardableResult
     func go() -> String {
-        stdinPipe.fileHandleForWriting.write(Data("g".utf8))
+        kill(pid, SIGUSR1)
         var line = ""
         _ = eventually(timeout: 30) {
-            line = (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? ""
+            line = String(output.dropFirst("ready\n".count))
             return line.hasSuffix("\n") || !process.isRunning
         }
         return line
