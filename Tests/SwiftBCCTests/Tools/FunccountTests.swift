@@ -75,6 +75,18 @@ extension KernelSuite {
                                                  "Detaching...", ""], "stdout:\n\(child.stdout)")
         }
 
+        @Test("-p <pid> 'u:<binary>:*' (USDT probes): each probe's hits in that process", .requiresUprobes)
+        func usdtProbes() throws {
+            let exe = try KernelSuite.USDTTests.targetPath()
+            let target = try WaitingProcess(exe, [])
+            let child = try StackToolWorkloads.startTool("funccount", ["-p", String(target.pid), "u:\(exe):*"])
+            target.go()
+            #expect(ToolTest.stop(child) == 0, "stderr: \(child.stderr)")
+            let lines = child.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            #expect(lines == ["Tracing 2 functions for \"u:\(exe):*\"... Hit Ctrl-C to end.", "", tableHeader,
+                              row("message", 1), row("tick", 5), "Detaching...", ""], "stdout:\n\(child.stdout)")
+        }
+
         @Test("-T -i 1 -d 2: two tables with a timestamp each, then Detaching... and exit 0 on its own")
         func intervals() throws {
             let out = try StackToolWorkloads.run("funccount", ["-T", "-i", "1", "-d", "2", "t:syscalls:sys_enter_getppid"], seconds: 2)

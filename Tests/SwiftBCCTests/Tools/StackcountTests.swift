@@ -97,6 +97,21 @@ extension KernelSuite {
                     "frames: \(Array(frames))")
         }
 
+        @Test("-p <pid> u:<binary>:tick (a USDT probe): its user stack and the exact count", .requiresUprobes)
+        func usdtProbe() throws {
+            let exe = try KernelSuite.USDTTests.targetPath()
+            let target = try WaitingProcess(exe, [])
+            let child = try StackToolWorkloads.startTool("stackcount", ["-p", String(target.pid), "u:\(exe):tick"])
+            target.go()
+            #expect(ToolTest.stop(child) == 0, "stderr: \(child.stderr)")
+            let lines = child.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            #expect(lines.first == "Tracing 1 functions for \"u:\(exe):tick\"... Hit Ctrl-C to end.")
+            #expect(lines.filter { $0.hasPrefix("    ") } == ["    5"], "stdout:\n\(child.stdout)")
+            // The target has exited when the stacks are symbolized: its frames may be [unknown].
+            #expect(lines.contains { $0.hasPrefix("  ") && !$0.hasPrefix("    ") }, "stdout:\n\(child.stdout)")
+            #expect(lines.suffix(3) == ["", "Detaching...", ""], "stdout:\n\(child.stdout)")
+        }
+
         @Test("-T -i 1 -D 2: two summaries with a timestamp each, then Detaching... and exit 0 on its own")
         func intervals() throws {
             let out = try StackToolWorkloads.run("stackcount", ["-T", "-i", "1", "-D", "2", "t:syscalls:sys_enter_getppid"], seconds: 2)
