@@ -29,6 +29,10 @@ let package = Package(
         .executable(name: "bitesize", targets: ["bitesize"]),
         .executable(name: "runqlat", targets: ["runqlat"]),
         .executable(name: "cpudist", targets: ["cpudist"]),
+        .executable(name: "profile", targets: ["profile"]),
+        .executable(name: "offcputime", targets: ["offcputime"]),
+        .executable(name: "stackcount", targets: ["stackcount"]),
+        .executable(name: "funccount", targets: ["funccount"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -179,6 +183,24 @@ let package = Package(
             name: "cpudist",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/cpudist"
+            name: "profile",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/profile"
+        ),
+        .executableTarget(
+            name: "offcputime",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/offcputime"
+        ),
+        .executableTarget(
+            name: "stackcount",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/stackcount"
+        ),
+        .executableTarget(
+            name: "funccount",
+            dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Tools/funccount"
         ),
     ],
     swiftLanguageModes: [.v6]
