@@ -183,6 +183,8 @@ let package = Package(
             name: "cpudist",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/cpudist"
+        ),
+        .executableTarget(
             name: "profile",
             dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Tools/profile"
