@@ -42,7 +42,9 @@ let package = Package(
         .systemLibrary(
             name: "CBCC",
             path: "Sources/CBCC",
-            pkgConfig: "libbcc",
+            // No pkgConfig: libbcc.pc says -lbcc, which would link LLVM into every binary.
+            // module.modulemap links libbcc_bpf only; libbcc.so.0 (the compiler) is opened
+            // with dlopen on the first compile (Sources/SwiftBCC/Compile/Compiler.swift).
             providers: [.apt(["libbpfcc-dev"])]
         ),
         // SHA-256, shared by the library (compile cache) and the script runner (which links no libbcc).

@@ -73,6 +73,9 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     /// A BPF function calls `name`, which is neither a BPF helper nor a function the program
     /// defines (clang warned of an implicit declaration, and the kernel rejects the call).
     case undefinedFunction(name: String, function: String, diagnostics: String)
+    /// libbcc's compiler (`library`, libbcc.so.0, opened on the first compile that the compile
+    /// cache cannot serve) could not be loaded; `detail` is what `dlopen` or `dlsym` said.
+    case compilerUnavailable(library: String, detail: String)
 
     /// What failed and how to fix it, as one sentence or a short paragraph, with the diagnostics,
     /// log or errno the case carries.
@@ -195,6 +198,10 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .unsupportedEventField(table, field, type):
             return "Cannot decode field \(field) of table \(table)'s events: its C type \"\(type)\" is not a "
                 + "scalar or an array of scalars; decode the event into a Swift struct with data.loadEvent(as:) instead."
+        case let .compilerUnavailable(library, detail):
+            return "Cannot load libbcc's compiler \(library): \(detail); install it "
+                + "(apt-get install libbpfcc, which Debian's libbpfcc-dev depends on), or start from a "
+                + "compile cache entry made where it is installed."
         case .closed:
             return "This BPF object has been cleaned up; create a new one to load or attach programs."
         case let .invalidTypeDescription(description, detail):

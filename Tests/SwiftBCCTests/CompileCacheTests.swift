@@ -490,6 +490,49 @@ extension KernelSuite {
             _ = try b.loadFunction("on_ring", type: .kprobe)
         }
 
+        @Test("a warm start maps no libbcc compiler (LLVM), and its peak RSS is under half a cold start's")
+        func warmStartMapsNoCompiler() throws {
+            try withFreshCompileCache { root in
+                // HelloMap once cold (compiles, stores the entry) and once warm; each is looked
+                // at once its program is loaded and attached (a bpf-prog fd and the tracepoint's
+                // perf event fd: its stdout, a file, is block-buffered), then stopped with SIGINT.
+                func run() throws -> (maps: String, peakKiB: Int, stdout: String) {
+                    let child = try Child(try examplePath("HelloMap"), ["--duration", "60", "--interval", "0.2"],
+                                          environment: ["SWIFTBCC_CACHE_DIR": root])
+                    let pid = child.process.processIdentifier
+                    func attached() -> Bool {
+                        let dir = "/proc/\(pid)/fd"
+                        let links = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap { FileIO.readLink(dir + "/" + $0) }
+                        return links.contains("anon_inode:bpf-prog") && links.contains { $0.contains("perf_event") || $0.contains("bpf_link") }
+                    }
+                    let deadline = Date().addingTimeInterval(60)
+                    while child.process.isRunning && Date() < deadline && !attached() { usleep(20_000) }
+                    #expect(attached(), "HelloMap did not attach: \(child.stderr)")
+                    let maps = FileIO.read("/proc/\(pid)/maps") ?? ""
+                    let status = FileIO.read("/proc/\(pid)/status") ?? ""
+                    let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+                        .flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+                    usleep(300_000)  // at least one print of the counts
+                    kill(pid, SIGINT)
+                    #expect(child.wait(timeout: 30) == 0, "stderr: \(child.stderr)")
+                    // "ID 0: n" once a clone() happened, "No entries yet" before.
+                    #expect(child.stdout.contains("ID ") || child.stdout.contains("No entries yet"),
+                            "nothing printed: \(child.stdout.suffix(300)) \(child.stderr)")
+                    return (maps, hwm, child.stdout)
+                }
+                let cold = try run()
+                #expect(cacheEntries(root).count == 1)
+                let warm = try run()
+                #expect(cold.maps.contains("/libbcc.so"), "a cold start opens libbcc.so.0 to compile")
+                let compilerLines = warm.maps.split(separator: "\n").filter { $0.contains("libbcc") || $0.contains("LLVM") }
+                #expect(!warm.maps.contains("/libbcc.so"), "a warm start mapped libbcc's compiler:\n\(compilerLines.joined(separator: "\n"))")
+                #expect(!warm.maps.contains("libLLVM") && !warm.maps.contains("libclang"))
+                #expect(warm.maps.contains("/libbcc_bpf.so"))
+                #expect(cold.peakKiB > 0 && warm.peakKiB > 0)
+                #expect(warm.peakKiB * 2 < cold.peakKiB, "peak RSS: warm \(warm.peakKiB) KiB, cold \(cold.peakKiB) KiB")
+            }
+        }
+
         @Test("two processes compiling the same new program at once both work")
         func concurrentChildren() throws {
             try withFreshCompileCache { root in

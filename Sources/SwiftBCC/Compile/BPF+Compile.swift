@@ -31,10 +31,11 @@ extension BPF {
             return (.cached(module), entry.compileOutput)
         }
 
+        try Compiler.open()
         CompileCache.compiles.add(1, ordering: .relaxed)
         let (module, output) = StderrCapture.capture(includingStdout: true) {
             withCStringArray(inputs.cflags) { array, count in
-                bpf_module_create_c_from_string(inputs.text, debug.rawValue, array, count, allowRlimit, inputs.device)
+                Compiler.api.bpf_module_create_c_from_string!(inputs.text, debug.rawValue, array, count, allowRlimit, inputs.device)
             }
         }
         guard let module else {
@@ -64,11 +65,12 @@ extension BPF {
             if let m = source.libbccModule { return try body(m) }
             if let p = s.printerModule { return try body(p) }
             let inputs = compileInputs
+            try Compiler.open()
             CompileCache.compiles.add(1, ordering: .relaxed)
             CompileCache.note(debug, "compiling \(sourceName) again for libbcc's key/leaf printers")
             let (module, output) = StderrCapture.capture(includingStdout: true) {
                 withCStringArray(inputs.cflags) { array, count in
-                    bpf_module_create_c_from_string(inputs.text, 0, array, count, allowRlimit, inputs.device)
+                    Compiler.api.bpf_module_create_c_from_string!(inputs.text, 0, array, count, allowRlimit, inputs.device)
                 }
             }
             guard let module else {
