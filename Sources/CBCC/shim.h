@@ -74,6 +74,7 @@ static inline int swiftbcc_libbcc_open(const char *path, struct swiftbcc_libbcc 
 #include <sys/eventfd.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -177,6 +178,27 @@ static inline int swiftbcc_obj_get(const char *path) {
     memset(&attr, 0, sizeof(attr));
     attr.pathname = (__u64)(unsigned long)path;
     return (int)syscall(__NR_bpf, BPF_OBJ_GET, &attr, sizeof(attr));
+}
+
+// A perf event of type PERF_COUNT_SW_BPF_OUTPUT on one CPU, as libbcc's bpf_open_perf_buffer
+// opens it (raw samples, period 1, `wakeup_events` samples per wakeup), for the SwiftBCC perf
+// buffer reader that maps and reads the ring itself (PerfBufferReader). Disabled until enabled.
+static inline int swiftbcc_perf_output_open(int cpu, int wakeup_events) {
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.size = sizeof(attr);
+    attr.config = PERF_COUNT_SW_BPF_OUTPUT;
+    attr.sample_type = PERF_SAMPLE_RAW;
+    attr.sample_period = 1;
+    attr.wakeup_events = (__u32)wakeup_events;
+    attr.disabled = 1;
+    return (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+// PERF_EVENT_IOC_ENABLE / _DISABLE (ioctl is variadic, which Swift cannot call).
+static inline int swiftbcc_perf_event_enable(int fd, int enable) {
+    return ioctl(fd, enable ? PERF_EVENT_IOC_ENABLE : PERF_EVENT_IOC_DISABLE, 0);
 }
 
 // memfd_create(2), used to capture what libbcc prints on fd 2.
