@@ -220,6 +220,15 @@ package.targets += [
     .executableTarget(name: "swiftbcc", dependencies: ["BCCDigest"], path: "Sources/Tools/swiftbcc"),
 ]
 
+// The compile child (issue 13): with `BPF.compilesInChild` a cold compile runs in this helper,
+// found beside the executable, which stores the compile cache entry the tracer then starts from.
+package.products += [
+    .executable(name: "swiftbcc-compile", targets: ["swiftbcc-compile"]),
+]
+package.targets += [
+    .executableTarget(name: "swiftbcc-compile", dependencies: ["SwiftBCC"], path: "Sources/Tools/swiftbcc-compile"),
+]
+
 // swiftbcc-exporter (issue 15): a Prometheus exporter of BPF maps in the shape of cloudflare's
 // ebpf_exporter. The config/metrics logic is the `SwiftBCCExporter` library (unit-tested by
 // SwiftBCCTests); the executable is a thin command line over it; ExporterBench times scrapes.

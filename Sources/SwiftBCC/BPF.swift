@@ -141,7 +141,7 @@ public final class BPF: @unchecked Sendable {
 
     init(compiling programText: String, sourceName: String, cflags: [String], debug: DebugFlags,
          allowRlimit: Bool, device: String?, usdtContexts: [USDT] = [], attachUSDTIgnorePID: Bool = false,
-         cache: Bool = true, autoAttach attachNow: Bool = true) throws {
+         cache: Bool = true, autoAttach attachNow: Bool = true, compileInChild: Bool? = nil) throws {
         self.debug = debug
         self.sourceName = sourceName
         self.allowRlimit = allowRlimit
@@ -151,7 +151,7 @@ public final class BPF: @unchecked Sendable {
         let text = CountedRingBuffers.rewrite(try Self.prependingUSDTArguments(usdtContexts, to: programText))
         compileInputs = CompileCacheKey.Inputs(text: text, cflags: cflags, debug: debug, device: device)
         let module = try Self.compile(compileInputs, cache: cache, allowRlimit: allowRlimit, usdtContexts: usdtContexts.count,
-                                      sourceName: sourceName, programText: programText)
+                                      sourceName: sourceName, programText: programText, inChild: compileInChild)
         // clang's warnings (replayed on a warm start) went on to stderr; the ones a later load
         // failure can explain are kept.
         undeclaredFunctions = Compilation.undeclaredFunctions(in: module.output)
