@@ -121,11 +121,15 @@ enum CompileChild {
         if exited && (code == notStored || code == setupFailed) {
             return .compileHere("the child did not store an entry: \(text.trimmingTrailingNewlines)")
         }
+        // Ctrl-C reaches the whole process group: the child's end by it is this process's stop.
+        let sig = status & 0x7f
+        if !exited, sig == SIGINT || sig == SIGTERM, let pending = Interrupts.pendingSignal {
+            throw BPFError.interrupted(signal: pending)
+        }
         let termination: String
         if exited {
             termination = "exit status \(code)"
         } else {
-            let sig = status & 0x7f
             termination = "signal \(sig)" + (stringOrNil(strsignal(sig)).map { " (\($0))" } ?? "")
         }
         throw BPFError.compilerCrashed(source: sourceName, termination: termination, diagnostics: text)

@@ -142,6 +142,12 @@ extension ParsableCommand {
             // Before compiling: a Ctrl-C while clang runs then ends the run cleanly (exit 0)
             // instead of killing the process.
             ToolSignals.install()
+            // Tools run long: a cold compile runs in the swiftbcc-compile child, so the tool
+            // never holds LLVM (SWIFTBCC_COMPILE_CHILD=0 keeps it in process).
+            if getenv("SWIFTBCC_COMPILE_CHILD") == nil { BPF.compilesInChild = true }
+            // Kernel structs are read at BTF offsets where the kernel has BTF (KernelFields), so
+            // headers of another release cannot make them wrong: no warning then.
+            if access("/sys/kernel/btf/vmlinux", R_OK) == 0 { BPF.warnsOnHeadersMismatch = false }
             try command.run()
             fflush(nil)
             Glibc.exit(0)
