@@ -275,10 +275,16 @@ for target in package.targets where target.name == "SwiftBCCTests" {
 // Map and start-up benchmarks (issue 13): SwiftBCC side by side with Python BCC and C on libbcc.
 package.products += [
     .executable(name: "MapBench", targets: ["MapBench"]),
+    .executable(name: "ToolBench", targets: ["ToolBench"]),
     .executable(name: "StartBench", targets: ["StartBench"]),
 ]
 package.targets += [
     .target(name: "BenchSupport", dependencies: ["SwiftBCC"], path: "Sources/Benchmarks/BenchSupport"),
+    .executableTarget(
+        name: "ToolBench",
+        dependencies: ["SwiftBCC", "BenchSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        path: "Sources/Benchmarks/ToolBench"
+    ),
     .executableTarget(
         name: "MapBench",
         dependencies: ["SwiftBCC", "BenchSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
