@@ -135,10 +135,13 @@ extension ParsableCommand {
     /// usage errors print the usage and exit 64 (ArgumentParser), a `BPFError` prints its
     /// description on stderr after the tool's name and exits 1 (never a backtrace), a stop
     /// signal that surfaces as `BPFError.interrupted` exits 0.
-    public static func runTool() -> Never {
+    ///
+    /// `arguments` replaces the command line's (without the program name): for a tool that
+    /// rewrites it first (bashreadline's `-s` with an optional value).
+    public static func runTool(arguments: [String]? = nil) -> Never {
         let name = configuration.commandName ?? String(describing: Self.self)
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(arguments)
             // Before compiling: a Ctrl-C while clang runs then ends the run cleanly (exit 0)
             // instead of killing the process.
             ToolSignals.install()
