@@ -293,7 +293,7 @@ package.targets += [
 ]
 
 // More bcc tools (issue 12): network sessions and connects, DNS lookups, bash commands.
-let moreTools = ["tcplife", "gethostlatency", "bashreadline"]
+let moreTools = ["tcplife", "gethostlatency", "bashreadline", "tcpconnect"]
 package.products += moreTools.map { .executable(name: $0, targets: [$0]) }
 package.targets += moreTools.map { tool in
     .executableTarget(
