@@ -6,7 +6,7 @@ import SwiftBCC
 /// Options every tool takes besides its Python original's, all hidden from `--help`:
 /// `--ebpf` prints the BPF program and exits (as every Python tool's hidden `--ebpf` does),
 /// `--max-events N` exits 0 after N output rows, so tests and scripts can run a tool unattended,
-/// and `--attach kfunc|kprobe|tracepoint` uses that attach path only (no fallback).
+/// and `--attach kfunc|kprobe|tracepoint|uprobe` uses that attach path only (no fallback).
 public struct CommonOptions: ParsableArguments {
     @Flag(name: .customLong("ebpf"), help: .hidden)
     public var ebpf = false
