@@ -208,8 +208,10 @@ extension KernelSuite {
             try #require(pids.count == 2)
             let r4 = try #require(child.stdoutLines.first { ToolTest.fields($0).first == String(pids[0]) }, "stdout: \(child.stdout)")
             let f4 = ToolTest.fields(r4)
-            #expect(f4.count == 7 && f4[1] == marker && f4[2] == "4" && f4[3] == "127.0.0.1" && (Int(f4[4]) ?? 0) > 0
-                    && f4[5] == "127.0.0.1" && f4[6] == String(v4.port), "row: \(r4)")
+            try #require(f4.count == 7, "row: \(r4)")
+            #expect(f4[1] == marker && f4[2] == "4", "row: \(r4)")
+            #expect(f4[3] == "127.0.0.1" && (Int(f4[4]) ?? 0) > 0, "row: \(r4)")
+            #expect(f4[5] == "127.0.0.1" && f4[6] == String(v4.port), "row: \(r4)")
             let r6 = try #require(child.stdoutLines.first { ToolTest.fields($0).first == String(pids[1]) }, "stdout: \(child.stdout)")
             let f6 = ToolTest.fields(r6)
             #expect(f6.count == 7 && f6[2] == "6" && f6[3] == "::1" && f6[5] == "::1" && f6[6] == String(v6.port), "row: \(r6)")

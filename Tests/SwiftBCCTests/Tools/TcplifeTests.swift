@@ -145,4 +145,35 @@ extension KernelSuite {
             #expect(p.prefix(6 + 11 + 16 + 6 + 16 + 6) == s.prefix(6 + 11 + 16 + 6 + 16 + 6), "python: \(p)\nswift: \(s)")
         }
     }
+
+    /// tcplife's kprobe path (tcp_set_state, Python's before Linux 4.16), run where kprobes exist
+    /// (the VM lane): the sock fields are read at BTF offsets there.
+    @Suite("tcplife kprobe path", .requiresBPF, .requiresKprobes, .tags(.vmLane))
+    struct TcplifeKprobeTests {
+        @Test("tcplife --attach kprobe: a marked bash's loopback session, with pid, comm, addresses, ports")
+        func kprobeSession() throws {
+            let marker = uniqueMarker("tk")
+            let dir = try ToolTest.temporaryDirectory(marker)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let listener = try LoopbackListener()
+            // A compile under qemu TCG takes tens of seconds.
+            let child = try ToolTest.start(try examplePath("tcplife"), ["--attach", "kprobe", "-D", String(listener.port)], timeout: 300)
+            try #require(child.process.isRunning && !child.stdoutLines.isEmpty, "stdout \(child.stdout) stderr \(child.stderr)")
+            var pid: Int32 = 0
+            let seen = ToolTest.waitForRow(child, containing: marker, timeout: 60) {
+                if pid == 0, let p = try? NetWorkload.bashConnect(marker, in: dir, port: listener.port) { pid = p }
+                listener.acceptAndClose()
+            }
+            #expect(ToolTest.stop(child) == 0, "stderr: \(child.stderr)")
+            #expect(seen, "stdout \(child.stdout) stderr \(child.stderr)")
+            #expect(!child.stderr.contains("using "), "fell back: \(child.stderr)")
+            let row = try #require(child.stdoutLines.first { $0.contains(marker) })
+            let f = ToolTest.fields(row)
+            try #require(f.count == 9, "row: \(row)")
+            #expect(f[0] == String(pid) && f[1] == marker, "row: \(row)")
+            #expect(f[2] == "127.0.0.1" && (Int(f[3]) ?? 0) > 0, "row: \(row)")
+            #expect(f[4] == "127.0.0.1" && f[5] == String(listener.port), "row: \(row)")
+            #expect(f[6] == "0" && f[7] == "0", "row: \(row)")
+        }
+    }
 }
