@@ -49,6 +49,22 @@ extension KernelSuite {
             #expect(!child.stderr.contains("using "), "stderr: \(child.stderr)")
         }
 
+        @Test("gethostbyname2 (getent hosts): a row per call (AF_INET6, and AF_INET when that finds nothing)")
+        func gethostbyname2Rows() throws {
+            let marker = uniqueMarker("gh")
+            let dir = try ToolTest.temporaryDirectory(marker)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let getent = try ToolTest.markedCommand(marker, in: dir, target: "/usr/bin/getent")
+            let child = try ToolTest.startTool("gethostlatency", [])
+            var pid: Int32 = 0
+            ToolTest.waitForRow(child, containing: marker) { if pid == 0 { pid = (try? ToolTest.spawn(getent, ["hosts", "localhost"]).pid) ?? 0 } }
+            usleep(300_000)
+            #expect(ToolTest.stop(child) == 0, "stderr: \(child.stderr)")
+            let rows = child.stdoutLines.filter { $0.contains(marker) }
+            #expect((1...2).contains(rows.count), "stdout: \(child.stdout)")
+            for row in rows { Self.expectRow(row, pid: pid, comm: marker, host: "localhost") }
+        }
+
         @Test("-p PID: only that process's lookups")
         func pidFilter() throws {
             let marker = uniqueMarker("gh")
