@@ -56,6 +56,29 @@ final class LoopbackListener {
         }
     }
 
+    /// Accepts one connection (waiting up to `timeout` seconds) and reads it to its end; returns
+    /// the bytes read, or nil when none came.
+    func acceptAndDrain(timeout: Double = 20) -> Int? {
+        let end = Date().addingTimeInterval(timeout)
+        var c: Int32 = -1
+        while c < 0 && Date() < end {
+            c = accept(fd, nil, nil)
+            if c < 0 { usleep(20_000) }
+        }
+        guard c >= 0 else { return nil }
+        defer { close(c) }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var total = 0
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(c, &buffer, buffer.count)
+            if n <= 0 { break }
+            total += n
+        }
+        return total
+    }
+
     deinit { close(fd) }
 
     /// The loopback address as the tools print it.
@@ -70,6 +93,12 @@ enum NetWorkload {
         let bash = try ToolTest.markedCommand(comm, in: dir, target: "/bin/bash")
         let run = try ToolTest.spawn(bash, ["-c", "exec 3<>/dev/tcp/\(host)/\(port); echo hi >&3; exec 3>&-"])
         return run.pid
+    }
+
+    /// Starts a bash named `comm` that sends `bytes` zero bytes to `127.0.0.1:port` and closes.
+    static func bashSend(_ comm: String, in dir: URL, port: UInt16, bytes: Int) throws -> Child {
+        let bash = try ToolTest.markedCommand(comm, in: dir, target: "/bin/bash")
+        return try Child(bash, ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port); head -c \(bytes) /dev/zero >&3; exec 3>&-"])
     }
 
     /// Runs a python3 named `comm` that looks `name` up with getaddrinfo and connects to the

@@ -55,6 +55,31 @@ extension KernelSuite {
             #expect(row.dropFirst(6).hasPrefix(String(marker.prefix(10)) + " 127.0.0.1       "), "row: \(row)")
         }
 
+        /// A marked bash sends 100 KB to our listener, which reads it all; returns the bash's pid.
+        static func transfer(marker: String, listener: LoopbackListener) throws -> Int32 {
+            let dir = try ToolTest.temporaryDirectory(marker)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let bash = try NetWorkload.bashSend(marker, in: dir, port: listener.port, bytes: 100 * 1024)
+            let read = listener.acceptAndDrain()
+            #expect(read == 100 * 1024)
+            #expect(bash.wait(timeout: 20) == 0, "bash stderr: \(bash.stderr)")
+            return bash.process.processIdentifier
+        }
+
+        @Test("100 KB sent: TX_KB 100 on the client's row (tcp_sock's counters read at the running kernel's offsets)")
+        func byteCounters() throws {
+            let marker = uniqueMarker("tl")
+            let listener = try LoopbackListener()
+            let child = try ToolTest.startTool("tcplife", ["-D", String(listener.port)])
+            let pid = try Self.transfer(marker: marker, listener: listener)
+            ToolTest.waitForRow(child, containing: String(marker.prefix(10)))
+            #expect(ToolTest.stop(child) == 0, "stderr: \(child.stderr)")
+            let row = try #require(child.stdoutLines.first { $0.contains(String(marker.prefix(10))) }, "stdout: \(child.stdout)")
+            let f = ToolTest.fields(row)
+            try #require(f.count == 9, "row: \(row)")
+            #expect(f[0] == String(pid) && f[6] == "100" && f[7] == "0", "row: \(row)")
+        }
+
         @Test("-s -T -t: CSV with time and seconds columns; -w -p <pid>: the wide layout, other pids filtered")
         func csvAndWide() throws {
             let marker = uniqueMarker("tl")
@@ -143,6 +168,31 @@ extension KernelSuite {
             #expect(ToolTest.matches(s, layout) && ToolTest.matches(p, layout), "python: \(p)\nswift: \(s)")
             #expect(Array(ToolTest.fields(p).prefix(6)) == Array(ToolTest.fields(s).prefix(6)), "python: \(p)\nswift: \(s)")
             #expect(p.prefix(6 + 11 + 16 + 6 + 16 + 6) == s.prefix(6 + 11 + 16 + 6 + 16 + 6), "python: \(p)\nswift: \(s)")
+        }
+    }
+
+    /// Python's tcplife where it reads the byte counters right too: with the running kernel's own
+    /// headers (the VM lane), every column but MS is the same text.
+    @Suite("tcplife with exact headers", .requiresBPF, .requiresExactKernelHeaders, .requiresPythonTool("tcplife"), .tags(.vmLane))
+    struct TcplifeExactHeaderTests {
+        @Test("Python's tcplife and ours print the same row, TX_KB and RX_KB included, for a 100 KB session")
+        func sameRowAsPython() throws {
+            let marker = uniqueMarker("tl")
+            let listener = try LoopbackListener()
+            let args = ["-D", String(listener.port)]
+            let swift = try ToolTest.start(try examplePath("tcplife"), args, timeout: 300)
+            try #require(swift.process.isRunning && !swift.stdoutLines.isEmpty, "stderr: \(swift.stderr)")
+            let python = try #require(try ToolTest.startPython("tcplife", args))
+            _ = try TcplifeTests.transfer(marker: marker, listener: listener)
+            let comm = String(marker.prefix(10))
+            ToolTest.waitForRow(swift, containing: comm, timeout: 60)
+            ToolTest.waitForRow(python, containing: comm, timeout: 60)
+            _ = ToolTest.stop(python)
+            #expect(ToolTest.stop(swift) == 0)
+            let p = try #require(python.stdoutLines.first { $0.contains(comm) }, "python: \(python.stdout)")
+            let s = try #require(swift.stdoutLines.first { $0.contains(comm) }, "swift: \(swift.stdout)")
+            #expect(Array(ToolTest.fields(p).prefix(8)) == Array(ToolTest.fields(s).prefix(8)), "python: \(p)\nswift: \(s)")
+            #expect(ToolTest.fields(s).dropFirst(6).first == "100", "swift: \(s)")
         }
     }
 
