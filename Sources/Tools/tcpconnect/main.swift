@@ -287,8 +287,11 @@ struct Tcpconnect: ParsableCommand {
     }
     """#
 
-    // -d: getaddrinfo(node, service, hints, res): the name on entry, every address of *res on
-    // a successful return (struct addrinfo: ai_family at 4, ai_addr at 24, ai_next at 40).
+    // -d: getaddrinfo(node, service, hints, res): the name on entry; on a successful return each
+    // address of *res (struct addrinfo: ai_family at 4, ai_addr at 24, ai_next at 40) is put in
+    // dns_names with the name and the time. A map, not events: the uretprobe runs before the
+    // connect, so the name is there when the connect's event is printed (events on other CPUs'
+    // buffers may be read in another order). Numeric hosts ("127.0.0.1") are no query.
     static let dnsText = #"""
 
     struct dns_query_t {
@@ -297,12 +300,30 @@ struct Tcpconnect: ParsableCommand {
     };
     BPF_HASH(dns_queries, u32, struct dns_query_t);
 
-    struct dns_event_t {
+    struct dns_key_t {
         u32 family;
         u8 addr[16];
+    };
+    struct dns_name_t {
+        u64 ts;
         char host[80];
     };
-    BPF_PERF_OUTPUT(dns_events);
+    BPF_TABLE("lru_hash", struct dns_key_t, struct dns_name_t, dns_names, 10240);
+
+    static __always_inline int dns_is_numeric(const char *host)
+    {
+        int other = 0;
+        for (int i = 0; i < 80; i++) {
+            char ch = host[i];
+            if (ch == 0)
+                break;
+            if (ch == ':')
+                return 1;   // IPv6 (no host name has a colon)
+            if (!((ch >= '0' && ch <= '9') || ch == '.'))
+                other = 1;
+        }
+        return !other;
+    }
 
     int dns_entry(struct pt_regs *ctx)
     {
@@ -311,6 +332,8 @@ struct Tcpconnect: ParsableCommand {
             return 0;
         struct dns_query_t q = {.res = PT_REGS_PARM4(ctx)};
         bpf_probe_read_user_str(&q.host, sizeof(q.host), node);
+        if (dns_is_numeric(q.host))
+            return 0;
         u32 tid = bpf_get_current_pid_tgid();
         dns_queries.update(&tid, &q);
         return 0;
@@ -323,8 +346,8 @@ struct Tcpconnect: ParsableCommand {
         if (q == 0)
             return 0;
         if (PT_REGS_RC(ctx) == 0 && q->res) {
-            struct dns_event_t ev = {};
-            bpf_probe_read_kernel(&ev.host, sizeof(ev.host), q->host);
+            struct dns_name_t name = {.ts = bpf_ktime_get_ns()};
+            bpf_probe_read_kernel(&name.host, sizeof(name.host), q->host);
             const char *ai = 0;
             bpf_probe_read_user(&ai, sizeof(ai), (void *)q->res);
             for (int i = 0; i < 12; i++) {   // a bounded loop (Linux 5.3 on)
@@ -335,12 +358,12 @@ struct Tcpconnect: ParsableCommand {
                 bpf_probe_read_user(&family, sizeof(family), ai + 4);
                 bpf_probe_read_user(&sa, sizeof(sa), ai + 24);
                 if (sa && (family == AF_INET || family == AF_INET6)) {
-                    ev.family = family;
+                    struct dns_key_t key = {.family = family};
                     if (family == AF_INET)
-                        bpf_probe_read_user(&ev.addr, 4, sa + 4);     // sin_addr
+                        bpf_probe_read_user(&key.addr, 4, sa + 4);     // sin_addr
                     else
-                        bpf_probe_read_user(&ev.addr, 16, sa + 8);    // sin6_addr
-                    dns_events.perf_submit(ctx, &ev, sizeof(ev));
+                        bpf_probe_read_user(&key.addr, 16, sa + 8);    // sin6_addr
+                    dns_names.update(&key, &name);
                 }
                 bpf_probe_read_user(&ai, sizeof(ai), ai + 40);
             }
@@ -416,10 +439,10 @@ struct Tcpconnect: ParsableCommand {
         if dns { head += " QUERY" }
         emitLine(head)
 
-        var dnsCache = DNSCache()
+        let dnsNames = dns ? try DNSNames(b) : nil
         var startTS: UInt64 = 0
         func emitRow(ts: UInt64, pid: UInt32, uid: UInt32, comm: String, ip: UInt64, saddr: String, lp: UInt16,
-                     daddr: String, dp: UInt16) {
+                     daddr: String, daddrBytes: [UInt8], dp: UInt16) {
             var row = ""
             if timestamp {
                 if startTS == 0 { startTS = ts }
@@ -428,7 +451,7 @@ struct Tcpconnect: ParsableCommand {
             if printUID { row += pad(String(uid), 6) }
             row += "\(pad(String(pid), 7)) \(pad(String(comm.prefix(12)), 12)) \(pad(String(ip), 2)) \(pad(saddr, 16)) "
             if lport { row += "\(pad(String(lp), 6)) " }
-            row += "\(pad(daddr, 16)) \(pad(String(dp), 6)) " + (dns ? dnsCache.query(for: daddr) : "")
+            row += "\(pad(daddr, 16)) \(pad(String(dp), 6)) " + (dnsNames?.query(daddr, family: ip == 6 ? AF_INET6 : AF_INET, bytes: daddrBytes) ?? "")
             session.row(row)
         }
         // struct ipv4_data_t: ts_us 0, pid 8, uid 12, saddr 16, daddr 20, ip 24, lport 32, dport 34, task 36.
@@ -437,7 +460,7 @@ struct Tcpconnect: ParsableCommand {
             emitRow(ts: e.load(0, as: UInt64.self), pid: e.load(8, as: UInt32.self), uid: e.load(12, as: UInt32.self),
                     comm: e.text(36, 16), ip: e.load(24, as: UInt64.self),
                     saddr: InetText.ipv4(e.load(16, as: UInt32.self)), lp: e.load(32, as: UInt16.self),
-                    daddr: InetText.ipv4(e.load(20, as: UInt32.self)), dp: e.load(34, as: UInt16.self))
+                    daddr: InetText.ipv4(e.load(20, as: UInt32.self)), daddrBytes: e.slice(20, 4), dp: e.load(34, as: UInt16.self))
         }
         // struct ipv6_data_t: ts_us 0, pid 8, uid 12, saddr 16, daddr 32, ip 48, lport 56, dport 58, task 60.
         try b["ipv6_events"].openPerfBuffer { _, data in
@@ -445,17 +468,7 @@ struct Tcpconnect: ParsableCommand {
             emitRow(ts: e.load(0, as: UInt64.self), pid: e.load(8, as: UInt32.self), uid: e.load(12, as: UInt32.self),
                     comm: e.text(60, 16), ip: e.load(48, as: UInt64.self),
                     saddr: InetText.ipv6(e.slice(16, 16)), lp: e.load(56, as: UInt16.self),
-                    daddr: InetText.ipv6(e.slice(32, 16)), dp: e.load(58, as: UInt16.self))
-        }
-        if dns {
-            // struct dns_event_t: family 0, addr 4 (16 bytes), host 20 (80 bytes).
-            try b["dns_events"].openPerfBuffer { _, data in
-                let e = RawEvent(data)
-                let family = e.load(0, as: UInt32.self)
-                let addr = family == UInt32(AF_INET6) ? InetText.ipv6(e.slice(4, 16))
-                    : InetText.ipv4(e.load(4, as: UInt32.self))
-                dnsCache.record(name: e.text(20, 80), address: addr)
-            }
+                    daddr: InetText.ipv6(e.slice(32, 16)), daddrBytes: e.slice(32, 16), dp: e.load(58, as: UInt16.self))
         }
         try session.pollLoop(b)
         b.cleanup()
@@ -491,43 +504,32 @@ struct Tcpconnect: ParsableCommand {
     }
 }
 
-/// `-d`'s cache: the last name looked up for each address and when (Python: a TTLCache of
-/// 10240 entries for 24 hours, filled from DNS responses).
-struct DNSCache {
-    static let capacity = 10240
+/// `-d`'s names: the last name looked up with getaddrinfo() for each address and when, from the
+/// program's `dns_names` map (Python: a TTLCache of 10240 entries for 24 hours, filled from DNS
+/// responses).
+struct DNSNames {
     static let ttl = 86400.0
-    /// Queries this much older than the connect get their age shown (Python's DELAY_DNS, ms).
+    /// Lookups this much older than the connect get their age shown (Python's DELAY_DNS, ms).
     static let delayMS = 100.0
 
-    private var entries: [String: (name: String, time: Double)] = [:]
+    let table: Table
 
-    /// Records that `name` resolved to `address`; a numeric host (`getaddrinfo("127.0.0.1")`)
-    /// is no DNS query and is not recorded.
-    mutating func record(name: String, address: String) {
-        if Self.isNumeric(name) { return }
-        if entries.count >= Self.capacity, entries[address] == nil {
-            let now = TimeFormat.wallSeconds()
-            entries = entries.filter { now - $0.value.time < Self.ttl }
-            if entries.count >= Self.capacity, let oldest = entries.min(by: { $0.value.time < $1.value.time }) {
-                entries[oldest.key] = nil
+    init(_ b: BPF) throws { table = try b["dns_names"] }
+
+    /// The QUERY column for a connect to `address` (`bytes`: its 4 or 16 bytes in network order).
+    func query(_ address: String, family: Int32, bytes: [UInt8]) -> String {
+        // struct dns_key_t: u32 family, u8 addr[16]; struct dns_name_t: u64 ts, char host[80].
+        var key = withUnsafeBytes(of: UInt32(family)) { Array($0) } + bytes
+        key += [UInt8](repeating: 0, count: max(0, 20 - key.count))
+        if let value = try? table.lookup(rawKey: key), value.count >= 8 + 80 {
+            let ts = value.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            let ms = (TimeFormat.monotonicSeconds() * 1e9 - Double(ts)) / 1e6
+            if ms < Self.ttl * 1000 {
+                let name = value[8..<88].withUnsafeBytes { RawEvent($0).text(0, 80) }
+                return ms > Self.delayMS ? name + cformat(" (%.3fms)", ms) : name
             }
         }
-        entries[address] = (name, TimeFormat.wallSeconds())
-    }
-
-    static func isNumeric(_ host: String) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 16)
-        return inet_pton(AF_INET, host, &buffer) == 1 || inet_pton(AF_INET6, host, &buffer) == 1
-    }
-
-    /// The QUERY column for a connect to `address`.
-    func query(for address: String) -> String {
-        let now = TimeFormat.wallSeconds()
-        guard let entry = entries[address], now - entry.time < Self.ttl else {
-            return address == "127.0.0.1" || address == "::1" ? "localhost" : "No DNS Query"
-        }
-        let ms = (now - entry.time) * 1000
-        return ms > Self.delayMS ? entry.name + cformat(" (%.3fms)", ms) : entry.name
+        return address == "127.0.0.1" || address == "::1" ? "localhost" : "No DNS Query"
     }
 }
 
