@@ -308,3 +308,14 @@ package.targets += [
         path: "Sources/Fuzz/BPFFuzz"
     ),
 ]
+
+// More bcc tools (issue 12): network sessions and connects, DNS lookups, bash commands.
+let moreTools = ["tcplife", "gethostlatency", "bashreadline", "tcpconnect"]
+package.products += moreTools.map { .executable(name: $0, targets: [$0]) }
+package.targets += moreTools.map { tool in
+    .executableTarget(
+        name: tool,
+        dependencies: ["SwiftBCC", "BCCTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        path: "Sources/Tools/\(tool)"
+    )
+}

@@ -2,11 +2,13 @@ import ArgumentParser
 import Glibc
 import SwiftBCC
 
-/// How a tool's program attaches: BPF trampolines (fentry/kfunc), kprobes, or tracepoints.
+/// How a tool's program attaches: BPF trampolines (fentry/kfunc), kprobes, tracepoints, or
+/// uprobes (user functions: gethostlatency, bashreadline, tcpconnect -d).
 public enum AttachKind: String, Sendable, CaseIterable, ExpressibleByArgument {
     case kfunc
     case kprobe
     case tracepoint
+    case uprobe
 
     /// For messages: "kfuncs", "kprobes", "tracepoints".
     public var plural: String { rawValue + "s" }
@@ -14,7 +16,7 @@ public enum AttachKind: String, Sendable, CaseIterable, ExpressibleByArgument {
 
 /// One way a tool can get its events: the program text for it and how to attach it.
 public struct AttachPath {
-    /// The family: kfunc, kprobe or tracepoint.
+    /// The family: kfunc, kprobe, tracepoint or uprobe.
     public let kind: AttachKind
     /// What it attaches to, for messages (e.g. "syscalls:sys_enter_execve, syscalls:sys_exit_execve").
     public let targets: String
@@ -49,7 +51,7 @@ public enum AttachSelection {
             return String(firstLine(support.reason).prefix(200))
         case .kprobe:
             return KernelInfo.hasKprobes ? nil : "this kernel has no kprobes (CONFIG_KPROBES is off)"
-        case .tracepoint:
+        case .tracepoint, .uprobe:
             return nil
         }
     }

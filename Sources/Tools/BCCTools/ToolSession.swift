@@ -6,7 +6,7 @@ import SwiftBCC
 /// Options every tool takes besides its Python original's, all hidden from `--help`:
 /// `--ebpf` prints the BPF program and exits (as every Python tool's hidden `--ebpf` does),
 /// `--max-events N` exits 0 after N output rows, so tests and scripts can run a tool unattended,
-/// and `--attach kfunc|kprobe|tracepoint` uses that attach path only (no fallback).
+/// and `--attach kfunc|kprobe|tracepoint|uprobe` uses that attach path only (no fallback).
 public struct CommonOptions: ParsableArguments {
     /// `--ebpf`: print the BPF program and exit.
     @Flag(name: .customLong("ebpf"), help: .hidden)
@@ -145,10 +145,13 @@ extension ParsableCommand {
     /// usage errors print the usage and exit 64 (ArgumentParser), a `BPFError` prints its
     /// description on stderr after the tool's name and exits 1 (never a backtrace), a stop
     /// signal that surfaces as `BPFError.interrupted` exits 0.
-    public static func runTool() -> Never {
+    ///
+    /// `arguments` replaces the command line's (without the program name): for a tool that
+    /// rewrites it first (bashreadline's `-s` with an optional value).
+    public static func runTool(arguments: [String]? = nil) -> Never {
         let name = configuration.commandName ?? String(describing: Self.self)
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(arguments)
             // Before compiling: a Ctrl-C while clang runs then ends the run cleanly (exit 0)
             // instead of killing the process.
             ToolSignals.install()

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Glibc
+
+/// IP addresses and ports as the network tools (tcplife, tcpconnect) print them.
+public enum InetText {
+    /// An IPv4 address as the kernel stores it (`__be32` read into a u32 on this little-endian
+    /// machine): dotted quad (Python: `inet_ntop(AF_INET, pack("I", addr))`).
+    public static func ipv4(_ raw: UInt32) -> String {
+        withUnsafeBytes(of: raw) { b in "\(b[0]).\(b[1]).\(b[2]).\(b[3])" }
+    }
+
+    /// An IPv6 address from its 16 bytes in network order: libc's `inet_ntop` text (the one
+    /// Python's `socket.inet_ntop` prints).
+    public static func ipv6(_ bytes: some Collection<UInt8>) -> String {
+        var raw = Array(bytes.prefix(16))
+        while raw.count < 16 { raw.append(0) }
+        var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        let ok = raw.withUnsafeBytes { src in inet_ntop(AF_INET6, src.baseAddress, &out, socklen_t(out.count)) }
+        guard ok != nil else { return "?" }
+        return String(cString: out)
+    }
+
+    /// A comma-separated port list (`-L 80,81`): the ports, or a usage error naming the option.
+    public static func portList(_ text: String, option: String) throws -> [Int] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+        var ports: [Int] = []
+        for part in parts {
+            guard let p = Int(part.filter { $0 != " " && $0 != "\t" }), (0...65535).contains(p) else {
+                throw ValidationError("\(option): '\(text)' is not a comma-separated list of port numbers")
+            }
+            ports.append(p)
+        }
+        return ports
+    }
+}
+
+/// An event's raw bytes read at C struct offsets (for structs with `unsigned __int128` members,
+/// whose 16-byte alignment a Swift struct does not reproduce).
+public struct RawEvent {
+    public let bytes: UnsafeRawBufferPointer
+
+    public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    /// The `T` at byte `offset` (zero when the event is too short).
+    public func load<T: FixedWidthInteger>(_ offset: Int, as type: T.Type) -> T {
+        guard offset + MemoryLayout<T>.size <= bytes.count else { return 0 }
+        return bytes.loadUnaligned(fromByteOffset: offset, as: T.self)
+    }
+
+    /// `count` bytes from `offset` (fewer when the event is shorter).
+    public func slice(_ offset: Int, _ count: Int) -> [UInt8] {
+        guard offset < bytes.count else { return [] }
+        return Array(bytes[offset..<min(bytes.count, offset + count)])
+    }
+
+    /// A NUL-terminated C string in a `char[count]` at `offset`, bytes that are not UTF-8 replaced.
+    public func text(_ offset: Int, _ count: Int) -> String {
+        let b = slice(offset, count)
+        let end = b.firstIndex(of: 0) ?? b.count
+        return String(decoding: b[0..<end], as: UTF8.self)
+    }
+}

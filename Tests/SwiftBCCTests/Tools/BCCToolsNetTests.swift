@@ -1,0 +1,42 @@
+import BCCTools
+import Testing
+
+@Suite("BCCTools network text")
+struct BCCToolsNetTests {
+    @Test("IPv4 addresses as the kernel stores them (__be32 in a little-endian u32) print dotted")
+    func ipv4() {
+        #expect(InetText.ipv4(0x0100_007f) == "127.0.0.1")
+        #expect(InetText.ipv4(0x0403_020a) == "10.2.3.4")
+        #expect(InetText.ipv4(0) == "0.0.0.0")
+    }
+
+    @Test("IPv6 addresses print as inet_ntop (Python's socket.inet_ntop) prints them")
+    func ipv6() {
+        #expect(InetText.ipv6([UInt8](repeating: 0, count: 15) + [1]) == "::1")
+        #expect(InetText.ipv6([0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 10) + [0x12, 0x34]) == "2001:db8::1234")
+        #expect(InetText.ipv6([UInt8](repeating: 0, count: 10) + [0xff, 0xff, 127, 0, 0, 1]) == "::ffff:127.0.0.1")
+    }
+
+    @Test("port lists: comma-separated integers; anything else is a usage error naming the option")
+    func portLists() throws {
+        #expect(try InetText.portList("80", option: "-P") == [80])
+        #expect(try InetText.portList("80,81, 443", option: "-P") == [80, 81, 443])
+        for bad in ["", "80,", "x", "80,x", "70000", "-1"] {
+            #expect(throws: (any Error).self, "\(bad)") { try InetText.portList(bad, option: "-P") }
+        }
+    }
+
+    @Test("RawEvent reads integers and C strings at offsets, zero and short past the end")
+    func rawEvent() {
+        let bytes: [UInt8] = [1, 0, 0, 0, 0x34, 0x12, 0x61, 0x62, 0, 0x63]
+        bytes.withUnsafeBytes { raw in
+            let e = RawEvent(raw)
+            #expect(e.load(0, as: UInt32.self) == 1)
+            #expect(e.load(4, as: UInt16.self) == 0x1234)
+            #expect(e.load(8, as: UInt64.self) == 0)
+            #expect(e.text(6, 4) == "ab")
+            #expect(e.text(9, 16) == "c")
+            #expect(e.slice(8, 16) == [0, 0x63])
+        }
+    }
+}
