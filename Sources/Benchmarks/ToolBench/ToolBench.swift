@@ -96,36 +96,42 @@ struct ToolBench: ParsableCommand {
             print("stopped by signal \(Interrupts.pendingSignal ?? 0): partial results")
         }
         print("")
-        print("| Tool (same run, medians of \(rounds)) | load | Swift ns CPU/event | Python ns CPU/event | CPU/event Swift / Python | Swift start, cold (s) | Swift start, warm cache (s) | Python start (s) | cold start Swift / Python |")
-        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| Tool (same run, medians of \(rounds)) | load | user CPU/event Swift (ns) | user CPU/event Python (ns) | user CPU Swift / Python | all CPU/event Swift (ns) | all CPU/event Python (ns) | all CPU Swift / Python | start Swift cold (s) | start Swift warm (s) | start Python (s) | cold start Swift / Python |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for (c, s, w, p, note) in table {
             let load: String
             switch c.load {
             case .syscalls: load = "getppid() loop, \(Int(s?.events ?? 0)) calls"
-            case .tcpSessions: load = "loopback TCP sessions, \(rate)/s"
-            case .lookups: load = "getaddrinfo(\"localhost\"), \(rate)/s"
+            case .tcpSessions: load = "loopback TCP sessions, \(rate)/s, \(Int(s?.events ?? 0))"
+            case .lookups: load = "getaddrinfo(\"localhost\"), \(rate)/s, \(Int(s?.events ?? 0))"
             }
-            func ns(_ m: Measure?) -> String { m.map { String(format: "%.2f", $0.cpuPerEvent * 1e9) } ?? "–" }
+            func ns(_ v: Double?) -> String { v.map { String(format: $0 * 1e9 < 10 ? "%.2f" : "%.0f", $0 * 1e9) } ?? "–" }
             func st(_ m: Measure?) -> String { m.map { String(format: "%.3f", $0.start) } ?? "–" }
-            print("| `\(([c.name] + c.arguments).joined(separator: " "))` | \(load) | \(ns(s)) | \(ns(p)) | "
+            print("| `\(([c.name] + c.arguments).joined(separator: " "))` | \(load) | \(ns(s?.userPerEvent)) | \(ns(p?.userPerEvent)) | "
+                  + "\(formatRatio(s?.userPerEvent, p?.userPerEvent)) | \(ns(s?.cpuPerEvent)) | \(ns(p?.cpuPerEvent)) | "
                   + "\(formatRatio(s?.cpuPerEvent, p?.cpuPerEvent)) | \(st(s)) | \(st(w)) | \(st(p)) | \(formatRatio(s?.start, p?.start)) |"
                   + (note.isEmpty ? "" : " <!-- \(note) -->"))
         }
     }
 
     struct Measure {
+        /// All CPU time (user and kernel) of the tool's threads per event.
         var cpuPerEvent: Double
+        /// User-space CPU per event (issue 12's measure).
+        var userPerEvent: Double
         var start: Double
         var events: Double
         var text: String {
-            String(format: "%.2f ns CPU/event over %.0f events, start %.3f s", cpuPerEvent * 1e9, events, start)
+            String(format: "%.0f ns user CPU/event, %.0f ns CPU/event over %.0f events, start %.3f s",
+                   userPerEvent * 1e9, cpuPerEvent * 1e9, events, start)
         }
         static func median(_ ms: [Measure]) -> Measure? {
             guard !ms.isEmpty else { return nil }
             let byCPU = ms.sorted { $0.cpuPerEvent < $1.cpuPerEvent }
+            let byUser = ms.sorted { $0.userPerEvent < $1.userPerEvent }
             let byStart = ms.sorted { $0.start < $1.start }
-            return Measure(cpuPerEvent: byCPU[ms.count / 2].cpuPerEvent, start: byStart[ms.count / 2].start,
-                           events: byCPU[ms.count / 2].events)
+            return Measure(cpuPerEvent: byCPU[ms.count / 2].cpuPerEvent, userPerEvent: byUser[ms.count / 2].userPerEvent,
+                           start: byStart[ms.count / 2].start, events: byCPU[ms.count / 2].events)
         }
     }
 
@@ -159,11 +165,11 @@ struct ToolBench: ParsableCommand {
         // Let it settle (Python prints its header before its last attach in some tools).
         let settle = Date().addingTimeInterval(0.5)
         while Date() < settle { pty.pump(timeoutMs: 20) }
-        let cpu0 = cpuSeconds(pid)
+        let cpu0 = cpuSeconds(pid), user0 = userSeconds(pid)
         let events = try runLoad(load, pty: pty)
         let drain = Date().addingTimeInterval(1.0)
         while Date() < drain { pty.pump(timeoutMs: 20) }
-        let cpu1 = cpuSeconds(pid)
+        let cpu1 = cpuSeconds(pid), user1 = userSeconds(pid)
         // Ctrl-C: the tool prints its summary and exits; SIGKILL if it has not within 30 s.
         kill(pid, SIGINT)
         let end = Date().addingTimeInterval(30)
@@ -174,8 +180,9 @@ struct ToolBench: ParsableCommand {
         }
         if !exited { kill(pid, SIGKILL); _ = reap(pid) }
         stopped = true
-        guard let cpu0, let cpu1, events > 0 else { return .failure(Failure(reason: "no CPU times or no load")) }
-        return .success(Measure(cpuPerEvent: (cpu1 - cpu0) / Double(events), start: start, events: Double(events)))
+        guard let cpu0, let cpu1, let user0, let user1, events > 0 else { return .failure(Failure(reason: "no CPU times or no load")) }
+        return .success(Measure(cpuPerEvent: (cpu1 - cpu0) / Double(events), userPerEvent: (user1 - user0) / Double(events),
+                                start: start, events: Double(events)))
     }
 
     /// Runs the load for `seconds`; returns the number of events it made.
@@ -198,8 +205,13 @@ struct ToolBench: ParsableCommand {
                 if load == .tcpSessions { listener!.session() } else { lookup() }
                 n += 1
                 next += interval
-                let wait = next.timeIntervalSinceNow
-                if wait > 0.002 { pty.pump(timeoutMs: Int32(wait * 1000)) } else { pty.pump(timeoutMs: 0) }
+                // Paced: read the tool's output while waiting for the next event's time.
+                var wait = next.timeIntervalSinceNow
+                pty.pump(timeoutMs: 0)
+                while wait > 0 {
+                    if wait >= 0.001 { pty.pump(timeoutMs: Int32(wait * 1000)) } else { usleep(UInt32(wait * 1e6)) }
+                    wait = next.timeIntervalSinceNow
+                }
             }
         }
         return n
@@ -223,6 +235,17 @@ struct ToolBench: ParsableCommand {
             ns += v
         }
         return Double(ns) / 1e9
+    }
+
+    /// User-space CPU time of `pid` (utime of `/proc/<pid>/stat`, all its threads), in seconds
+    /// (10 ms ticks: enough over thousands of row events, not for a counting tool's idle loop).
+    func userSeconds(_ pid: pid_t) -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // Fields after "pid (comm)": state first, utime the 12th.
+        guard fields.count > 12, let u = Double(fields[11]) else { return nil }
+        return u / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     func spawn(_ executable: String, _ arguments: [String], stdout: Int32, environment: [String: String]?) throws -> pid_t {
