@@ -37,8 +37,10 @@ public enum InetText {
 /// An event's raw bytes read at C struct offsets (for structs with `unsigned __int128` members,
 /// whose 16-byte alignment a Swift struct does not reproduce).
 public struct RawEvent {
+    /// The event's bytes, as the perf buffer callback gets them (valid only during the callback).
     public let bytes: UnsafeRawBufferPointer
 
+    /// A reader of `bytes`.
     public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
     /// The `T` at byte `offset` (zero when the event is too short).
