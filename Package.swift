@@ -42,7 +42,9 @@ let package = Package(
         .systemLibrary(
             name: "CBCC",
             path: "Sources/CBCC",
-            pkgConfig: "libbcc",
+            // No pkgConfig: libbcc.pc says -lbcc, which would link LLVM into every binary.
+            // module.modulemap links libbcc_bpf only; libbcc.so.0 (the compiler) is opened
+            // with dlopen on the first compile (Sources/SwiftBCC/Compile/Compiler.swift).
             providers: [.apt(["libbpfcc-dev"])]
         ),
         // SHA-256, shared by the library (compile cache) and the script runner (which links no libbcc).
@@ -218,6 +220,15 @@ package.targets += [
     .executableTarget(name: "swiftbcc", dependencies: ["BCCDigest"], path: "Sources/Tools/swiftbcc"),
 ]
 
+// The compile child (issue 13): with `BPF.compilesInChild` a cold compile runs in this helper,
+// found beside the executable, which stores the compile cache entry the tracer then starts from.
+package.products += [
+    .executable(name: "swiftbcc-compile", targets: ["swiftbcc-compile"]),
+]
+package.targets += [
+    .executableTarget(name: "swiftbcc-compile", dependencies: ["SwiftBCC"], path: "Sources/Tools/swiftbcc-compile"),
+]
+
 // swiftbcc-exporter (issue 15): a Prometheus exporter of BPF maps in the shape of cloudflare's
 // ebpf_exporter. The config/metrics logic is the `SwiftBCCExporter` library (unit-tested by
 // SwiftBCCTests); the executable is a thin command line over it; ExporterBench times scrapes.
@@ -264,10 +275,16 @@ for target in package.targets where target.name == "SwiftBCCTests" {
 // Map and start-up benchmarks (issue 13): SwiftBCC side by side with Python BCC and C on libbcc.
 package.products += [
     .executable(name: "MapBench", targets: ["MapBench"]),
+    .executable(name: "ToolBench", targets: ["ToolBench"]),
     .executable(name: "StartBench", targets: ["StartBench"]),
 ]
 package.targets += [
     .target(name: "BenchSupport", dependencies: ["SwiftBCC"], path: "Sources/Benchmarks/BenchSupport"),
+    .executableTarget(
+        name: "ToolBench",
+        dependencies: ["SwiftBCC", "BenchSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        path: "Sources/Benchmarks/ToolBench"
+    ),
     .executableTarget(
         name: "MapBench",
         dependencies: ["SwiftBCC", "BenchSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],

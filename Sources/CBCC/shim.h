@@ -14,12 +14,67 @@
 // libbcc's unused LLVM pages back to the system. Python: BPF.free_bcc_memory().
 int bcc_free_memory(void);
 
+#include <dlfcn.h>
+#include <stdio.h>
+
+// libbcc's compiler half (libbcc.so.0: clang, LLVM, the BPFModule functions) is not linked:
+// SwiftBCC links only libbcc_bpf (the bpf() wrappers, perf readers, symbols, USDT), and opens
+// libbcc.so.0 with dlopen on the first compile, so a warm start from the compile cache never
+// maps LLVM (docs/Performance.md, "Start-up"). These are the functions taken from it; each is
+// called through `struct swiftbcc_libbcc`, whose fields have the declared functions' types.
+#define SWIFTBCC_LIBBCC_FUNCTIONS(X) \
+    X(bpf_module_create_c_from_string) X(bpf_module_destroy) X(bpf_module_license) \
+    X(bpf_module_kern_version) X(bpf_num_functions) X(bpf_function_name) X(bpf_function_start) \
+    X(bpf_function_size) X(bpf_num_tables) X(bpf_table_name) X(bpf_table_id) X(bpf_table_fd) \
+    X(bpf_table_type_id) X(bpf_table_max_entries_id) X(bpf_table_flags_id) \
+    X(bpf_table_key_desc) X(bpf_table_key_desc_id) X(bpf_table_leaf_desc) X(bpf_table_leaf_desc_id) \
+    X(bpf_table_key_size) X(bpf_table_key_size_id) X(bpf_table_leaf_size) X(bpf_table_leaf_size_id) \
+    X(bpf_table_key_snprintf) X(bpf_table_key_sscanf) X(bpf_table_leaf_snprintf) \
+    X(bpf_table_leaf_sscanf) X(bpf_perf_event_fields) X(bpf_perf_event_field) X(bcc_func_load) \
+    X(bcc_free_memory)
+
+struct swiftbcc_libbcc {
+#define SWIFTBCC_FIELD(name) __typeof__(&name) name;
+    SWIFTBCC_LIBBCC_FUNCTIONS(SWIFTBCC_FIELD)
+#undef SWIFTBCC_FIELD
+    // 1 when libbcc.so.0 was opened with RTLD_DEEPBIND (its own copies of the functions it
+    // shares with libbcc_bpf, and its own C++ globals); 0 under a sanitizer, which refuses it.
+    int deep_bound;
+};
+
+// Opens `path` (libbcc.so.0) and fills `api`: 0, or -1 with what failed in `error`.
+// RTLD_LOCAL keeps its symbols out of the global scope; RTLD_DEEPBIND makes libbcc.so.0 bind
+// to its own definitions of the symbols libbcc_bpf also exports (without it, libbcc.so.0's C++
+// globals resolve to libbcc_bpf's and are destroyed twice at exit: "double free or
+// corruption"). ThreadSanitizer and AddressSanitizer abort on RTLD_DEEPBIND, so under them it
+// is left out. The handle is never closed: libbcc cannot be unloaded safely.
+static inline int swiftbcc_libbcc_open(const char *path, struct swiftbcc_libbcc *api, char *error, size_t error_len) {
+    int flags = RTLD_NOW | RTLD_LOCAL;
+    int deep = dlsym(RTLD_DEFAULT, "__tsan_init") == NULL && dlsym(RTLD_DEFAULT, "__asan_init") == NULL;
+    if (deep) flags |= RTLD_DEEPBIND;
+    void *handle = dlopen(path, flags);
+    if (handle == NULL) {
+        const char *why = dlerror();
+        snprintf(error, error_len, "%s", why ? why : "dlopen failed");
+        return -1;
+    }
+    memset(api, 0, sizeof(*api));
+#define SWIFTBCC_RESOLVE(name) \
+    api->name = (__typeof__(&name))dlsym(handle, #name); \
+    if (api->name == NULL) { snprintf(error, error_len, "%s has no symbol %s", path, #name); return -1; }
+    SWIFTBCC_LIBBCC_FUNCTIONS(SWIFTBCC_RESOLVE)
+#undef SWIFTBCC_RESOLVE
+    api->deep_bound = deep;
+    return 0;
+}
+
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
 #include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -123,6 +178,27 @@ static inline int swiftbcc_obj_get(const char *path) {
     memset(&attr, 0, sizeof(attr));
     attr.pathname = (__u64)(unsigned long)path;
     return (int)syscall(__NR_bpf, BPF_OBJ_GET, &attr, sizeof(attr));
+}
+
+// A perf event of type PERF_COUNT_SW_BPF_OUTPUT on one CPU, as libbcc's bpf_open_perf_buffer
+// opens it (raw samples, period 1, `wakeup_events` samples per wakeup), for the SwiftBCC perf
+// buffer reader that maps and reads the ring itself (PerfBufferReader). Disabled until enabled.
+static inline int swiftbcc_perf_output_open(int cpu, int wakeup_events) {
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.size = sizeof(attr);
+    attr.config = PERF_COUNT_SW_BPF_OUTPUT;
+    attr.sample_type = PERF_SAMPLE_RAW;
+    attr.sample_period = 1;
+    attr.wakeup_events = (__u32)wakeup_events;
+    attr.disabled = 1;
+    return (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+// PERF_EVENT_IOC_ENABLE / _DISABLE (ioctl is variadic, which Swift cannot call).
+static inline int swiftbcc_perf_event_enable(int fd, int enable) {
+    return ioctl(fd, enable ? PERF_EVENT_IOC_ENABLE : PERF_EVENT_IOC_DISABLE, 0);
 }
 
 // memfd_create(2), used to capture what libbcc prints on fd 2.

@@ -101,16 +101,19 @@ public final class BPF: @unchecked Sendable {
     ///   - cache: whether to use the compile cache (a warm start creates the maps and loads the
     ///     cached instructions without running clang; see docs/Performance.md, "Compile cache").
     ///     `SWIFTBCC_CACHE=0` in the environment turns it off too.
+    ///   - autoAttach: whether to load and attach the functions whose names say where they go
+    ///     (``autoAttach()``) now, as Python does; `false` leaves it to a later `autoAttach()`
+    ///     call, so a caller can check the tables first and attach nothing when they are wrong.
     /// - Throws: `BPFError.compileFailed` with clang's diagnostics,
     ///   `BPFError.kernelHeadersNotFound` when libbcc finds no kernel headers.
     ///
     /// Python: `BPF(text=..., cflags=[...], debug=0)`; libbcc: `bpf_module_create_c_from_string`.
     public convenience init(text: String, cflags: [String] = [], debug: DebugFlags = [],
                             usdtContexts: [USDT] = [], allowRlimit: Bool = true, device: String? = nil,
-                            attachUSDTIgnorePID: Bool = false, cache: Bool = true) throws {
+                            attachUSDTIgnorePID: Bool = false, cache: Bool = true, autoAttach: Bool = true) throws {
         try self.init(compiling: text, sourceName: "<text>", cflags: cflags, debug: debug,
                       allowRlimit: allowRlimit, device: device, usdtContexts: usdtContexts,
-                      attachUSDTIgnorePID: attachUSDTIgnorePID, cache: cache)
+                      attachUSDTIgnorePID: attachUSDTIgnorePID, cache: cache, autoAttach: autoAttach)
     }
 
     /// Compiles the C file at `srcFile`. A relative path that does not exist from the current
@@ -123,7 +126,8 @@ public final class BPF: @unchecked Sendable {
     /// Python: `BPF(src_file=..., hdr_file=..., cflags=[...], debug=0)`.
     public convenience init(srcFile: String, hdrFile: String? = nil, cflags: [String] = [],
                             debug: DebugFlags = [], usdtContexts: [USDT] = [], allowRlimit: Bool = true,
-                            device: String? = nil, attachUSDTIgnorePID: Bool = false, cache: Bool = true) throws {
+                            device: String? = nil, attachUSDTIgnorePID: Bool = false, cache: Bool = true,
+                            autoAttach: Bool = true) throws {
         let path = try Self.findFile(srcFile)
         if let hdrFile { _ = try Self.findFile(hdrFile) }
         guard let text = FileIO.read(path) else {
@@ -132,12 +136,12 @@ public final class BPF: @unchecked Sendable {
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         try self.init(compiling: text, sourceName: path, cflags: cflags + ["-iquote", dir.isEmpty ? "/" : dir],
                       debug: debug, allowRlimit: allowRlimit, device: device, usdtContexts: usdtContexts,
-                      attachUSDTIgnorePID: attachUSDTIgnorePID, cache: cache)
+                      attachUSDTIgnorePID: attachUSDTIgnorePID, cache: cache, autoAttach: autoAttach)
     }
 
     init(compiling programText: String, sourceName: String, cflags: [String], debug: DebugFlags,
          allowRlimit: Bool, device: String?, usdtContexts: [USDT] = [], attachUSDTIgnorePID: Bool = false,
-         cache: Bool = true) throws {
+         cache: Bool = true, autoAttach attachNow: Bool = true, compileInChild: Bool? = nil) throws {
         self.debug = debug
         self.sourceName = sourceName
         self.allowRlimit = allowRlimit
@@ -147,7 +151,7 @@ public final class BPF: @unchecked Sendable {
         let text = CountedRingBuffers.rewrite(try Self.prependingUSDTArguments(usdtContexts, to: programText))
         compileInputs = CompileCacheKey.Inputs(text: text, cflags: cflags, debug: debug, device: device)
         let module = try Self.compile(compileInputs, cache: cache, allowRlimit: allowRlimit, usdtContexts: usdtContexts.count,
-                                      sourceName: sourceName, programText: programText)
+                                      sourceName: sourceName, programText: programText, inChild: compileInChild)
         // clang's warnings (replayed on a warm start) went on to stderr; the ones a later load
         // failure can explain are kept.
         undeclaredFunctions = Compilation.undeclaredFunctions(in: module.output)
@@ -155,7 +159,7 @@ public final class BPF: @unchecked Sendable {
         Registry.add(self)
         do {
             try attachUSDTProbes(usdtContexts, ignorePID: attachUSDTIgnorePID)
-            try autoAttach()
+            if attachNow { try autoAttach() }
         } catch {
             cleanup()
             throw error
@@ -339,7 +343,7 @@ public final class BPF: @unchecked Sendable {
                 s.module = nil
             }
             if let p = s.printerModule {
-                bpf_module_destroy(p)
+                Compiler.api.bpf_module_destroy!(p)
                 s.printerModule = nil
             }
             s.usdtContexts.removeAll()

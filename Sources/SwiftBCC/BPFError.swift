@@ -73,6 +73,13 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     /// A BPF function calls `name`, which is neither a BPF helper nor a function the program
     /// defines (clang warned of an implicit declaration, and the kernel rejects the call).
     case undefinedFunction(name: String, function: String, diagnostics: String)
+    /// libbcc's compiler (`library`, libbcc.so.0, opened on the first compile that the compile
+    /// cache cannot serve) could not be loaded; `detail` is what `dlopen` or `dlsym` said.
+    case compilerUnavailable(library: String, detail: String)
+    /// libbcc's compiler (clang or LLVM) crashed compiling `source` in the child process that
+    /// `BPF.compilesInChild` runs: `termination` says how it ended (a signal, LLVM's fatal-error
+    /// exit), `diagnostics` is what it printed.
+    case compilerCrashed(source: String, termination: String, diagnostics: String)
 
     /// What failed and how to fix it, as one sentence or a short paragraph, with the diagnostics,
     /// log or errno the case carries.
@@ -195,6 +202,17 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .unsupportedEventField(table, field, type):
             return "Cannot decode field \(field) of table \(table)'s events: its C type \"\(type)\" is not a "
                 + "scalar or an array of scalars; decode the event into a Swift struct with data.loadEvent(as:) instead."
+        case let .compilerUnavailable(library, detail):
+            return "Cannot load libbcc's compiler \(library): \(detail); install it "
+                + "(apt-get install libbpfcc, which Debian's libbpfcc-dev depends on), or start from a "
+                + "compile cache entry made where it is installed."
+        case let .compilerCrashed(source, termination, diagnostics):
+            var s = "libbcc's compiler crashed compiling BPF module \(source) (\(termination), in the compile child "
+                + "process; this process is unharmed). It is a bug of libbcc's clang/LLVM that this program's text "
+                + "triggers, most often a syntax error near a BPF_* macro or an unsupported construct: fix the "
+                + "program (clang's output below may point at it); Python BCC dies on the same program."
+            if !diagnostics.isEmpty { s += "\n" + diagnostics.trimmingTrailingNewlines }
+            return s
         case .closed:
             return "This BPF object has been cleaned up; create a new one to load or attach programs."
         case let .invalidTypeDescription(description, detail):

@@ -490,6 +490,144 @@ extension KernelSuite {
             _ = try b.loadFunction("on_ring", type: .kprobe)
         }
 
+        @Test("a warm start maps no libbcc compiler (LLVM), and its peak RSS is under half a cold start's")
+        func warmStartMapsNoCompiler() throws {
+            try withFreshCompileCache { root in
+                // HelloMap once cold (compiles, stores the entry) and once warm; each is looked
+                // at once its program is loaded and attached (a bpf-prog fd and the tracepoint's
+                // perf event fd: its stdout, a file, is block-buffered), then stopped with SIGINT.
+                func run() throws -> (maps: String, peakKiB: Int, stdout: String) {
+                    let child = try Child(try examplePath("HelloMap"), ["--duration", "60", "--interval", "0.2"],
+                                          environment: ["SWIFTBCC_CACHE_DIR": root])
+                    let pid = child.process.processIdentifier
+                    func attached() -> Bool {
+                        let dir = "/proc/\(pid)/fd"
+                        let links = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap { FileIO.readLink(dir + "/" + $0) }
+                        return links.contains("anon_inode:bpf-prog") && links.contains { $0.contains("perf_event") || $0.contains("bpf_link") }
+                    }
+                    let deadline = Date().addingTimeInterval(60)
+                    while child.process.isRunning && Date() < deadline && !attached() { usleep(20_000) }
+                    #expect(attached(), "HelloMap did not attach: \(child.stderr)")
+                    let maps = FileIO.read("/proc/\(pid)/maps") ?? ""
+                    let status = FileIO.read("/proc/\(pid)/status") ?? ""
+                    let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+                        .flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+                    usleep(300_000)  // at least one print of the counts
+                    kill(pid, SIGINT)
+                    #expect(child.wait(timeout: 30) == 0, "stderr: \(child.stderr)")
+                    // "ID 0: n" once a clone() happened, "No entries yet" before.
+                    #expect(child.stdout.contains("ID ") || child.stdout.contains("No entries yet"),
+                            "nothing printed: \(child.stdout.suffix(300)) \(child.stderr)")
+                    return (maps, hwm, child.stdout)
+                }
+                let cold = try run()
+                #expect(cacheEntries(root).count == 1)
+                let warm = try run()
+                #expect(cold.maps.contains("/libbcc.so"), "a cold start opens libbcc.so.0 to compile")
+                let compilerLines = warm.maps.split(separator: "\n").filter { $0.contains("libbcc") || $0.contains("LLVM") }
+                #expect(!warm.maps.contains("/libbcc.so"), "a warm start mapped libbcc's compiler:\n\(compilerLines.joined(separator: "\n"))")
+                #expect(!warm.maps.contains("libLLVM") && !warm.maps.contains("libclang"))
+                #expect(warm.maps.contains("/libbcc_bpf.so"))
+                #expect(cold.peakKiB > 0 && warm.peakKiB > 0)
+                #expect(warm.peakKiB * 2 < cold.peakKiB, "peak RSS: warm \(warm.peakKiB) KiB, cold \(cold.peakKiB) KiB")
+            }
+        }
+
+        static func inChild(_ text: String) throws -> BPF {
+            try BPF(compiling: text, sourceName: "<text>", cflags: [], debug: [], allowRlimit: true, device: nil,
+                    compileInChild: true)
+        }
+
+        @Test("a cold compile in a child: the entry is stored by the child and this process starts from it; the program works")
+        func childCompiles() throws {
+            try withFreshCompileCache { root in
+                let marker = Int32.random(in: 0x3100_0000..<0x3200_0000)
+                let text = """
+                    BPF_ARRAY(calls, u64, 1);
+                    TRACEPOINT_PROBE(syscalls, sys_enter_getpgid) {
+                        if ((bpf_get_current_pid_tgid() >> 32) != \(getpid()) || args->pid != \(marker)) return 0;
+                        int zero = 0;
+                        u64 *n = calls.lookup(&zero);
+                        if (n) __sync_fetch_and_add(n, 1);
+                        return 0;
+                    }
+                    """
+                let hits = CompileCache.hits.load(ordering: .relaxed)
+                let b = try Self.inChild(text)
+                defer { b.cleanup() }
+                #expect(cacheEntries(root).count == 1, "the child stored the entry")
+                #expect(CompileCache.hits.load(ordering: .relaxed) == hits, "started from the child's entry, not counted as a hit")
+                guard case .cached = try b.state.withLock({ try $0.requireModule() }) else {
+                    Issue.record("the module was compiled in process")
+                    return
+                }
+                for _ in 0..<4 { _ = getpgid(marker) }
+                let n = try #require(try b["calls"].lookup(rawKey: [0, 0, 0, 0]))
+                #expect(TypedBytes.load(n, as: UInt64.self) == 4)
+            }
+        }
+
+        @Test("a clang crash in the compile child is BPFError.compilerCrashed, and this process lives on; Python segfaults on the same program")
+        func childCrash() throws {
+            try withFreshCompileCache { root in
+                // libbcc 0.26's clang segfaults on this (found by BPFFuzz; docs/Reliability.md).
+                let error = try #require(throws: BPFError.self) { try Self.inChild("BPF_HISTOGRAM(h);(BPF_ARRAY(a, u64, 1);") }
+                guard case let .compilerCrashed(source, termination, diagnostics) = error else {
+                    Issue.record("not compilerCrashed: \(error)")
+                    return
+                }
+                #expect(source == "<text>")
+                #expect(termination.hasPrefix("signal \(SIGSEGV)"), "\(termination)")
+                #expect(diagnostics.contains("BPF_ARRAY"), "clang's output before the crash: \(diagnostics)")
+                #expect(error.description.contains("this process is unharmed"))
+                #expect(cacheEntries(root).isEmpty)
+            }
+        }
+
+        @Test("a program that does not compile gives the same typed error from the child as in process")
+        func childCompileError() throws {
+            try withFreshCompileCache { _ in
+                let text = "int f(void *ctx) { return undeclared_thing; }"
+                let here = try #require(throws: BPFError.self) { try BPF(text: text, cache: false) }
+                let child = try #require(throws: BPFError.self) { try Self.inChild(text) }
+                guard case let .compileFailed(_, d1) = here, case let .compileFailed(_, d2) = child else {
+                    Issue.record("in process: \(here)\nin the child: \(child)")
+                    return
+                }
+                let errors = { (d: String) in d.split(separator: "\n").filter { $0.contains("error:") } }
+                #expect(!errors(d1).isEmpty && errors(d1) == errors(d2), "in process:\n\(d1)\nin the child:\n\(d2)")
+            }
+        }
+
+        @Test("SWIFTBCC_COMPILE_CHILD=1: a cold start maps no libbcc compiler either; without the helper it compiles in process")
+        func childColdStartMapsNoCompiler() throws {
+            try withFreshCompileCache { root in
+                func run(_ env: [String: String]) throws -> String {
+                    let child = try Child(try examplePath("HelloMap"), ["--duration", "60", "--interval", "0.2"],
+                                          environment: env.merging(["SWIFTBCC_CACHE_DIR": root]) { $1 })
+                    let pid = child.process.processIdentifier
+                    func attached() -> Bool {
+                        let dir = "/proc/\(pid)/fd"
+                        let links = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap { FileIO.readLink(dir + "/" + $0) }
+                        return links.contains("anon_inode:bpf-prog") && links.contains { $0.contains("perf_event") || $0.contains("bpf_link") }
+                    }
+                    let deadline = Date().addingTimeInterval(60)
+                    while child.process.isRunning && Date() < deadline && !attached() { usleep(20_000) }
+                    #expect(attached(), "HelloMap did not attach: \(child.stderr)")
+                    let maps = FileIO.read("/proc/\(pid)/maps") ?? ""
+                    kill(pid, SIGINT)
+                    #expect(child.wait(timeout: 30) == 0, "stderr: \(child.stderr)")
+                    return maps
+                }
+                let viaChild = try run(["SWIFTBCC_COMPILE_CHILD": "1"])
+                #expect(!viaChild.contains("/libbcc.so"), "the cold start compiled in process")
+                #expect(cacheEntries(root).count == 1)
+                try FileManager.default.removeItem(atPath: root + "/bpf")
+                let noHelper = try run(["SWIFTBCC_COMPILE_CHILD": "1", "SWIFTBCC_COMPILE_HELPER": "/nonexistent/swiftbcc-compile"])
+                #expect(noHelper.contains("/libbcc.so"), "without the helper the compile runs in process")
+            }
+        }
+
         @Test("two processes compiling the same new program at once both work")
         func concurrentChildren() throws {
             try withFreshCompileCache { root in

@@ -86,5 +86,28 @@ extension KernelSuite {
             #expect(sum == n * (n - 1) / 2)
             #expect(busy == base, "malloc, swift_slowAlloc: \(base) without events, \(busy) with \(n)")
         }
+
+        @Test("The direct readers allocate nothing per event (perf and ring)", .requiresRingBuffers)
+        func direct() throws {
+            let src = EventSource()
+            let b = try BPF(text: EventSource.program(tables: "BPF_RINGBUF_OUTPUT(ring, 64);\nBPF_PERF_OUTPUT(perf);",
+                                                      submit: "ring.ringbuf_output(&d, sizeof(d), 0); perf.perf_submit(args, &d, sizeof(d));"),
+                            cflags: src.cflags)
+            defer { b.cleanup() }
+            let ring = try b["ring"].ringBufferReader()
+            let perf = try b["perf"].perfBufferReader(pageCount: 64)
+            var ringSum = 0, perfSum = 0
+            let counter = try CallCounter(thread: currentTid(), symbols: Self.counted)
+            func consume() throws {
+                _ = try ring.consume(as: TestEvent.self) { ringSum &+= Int($0.seq) }
+                _ = try perf.consume(as: TestEvent.self) { _, e in perfSum &+= Int(e.seq) }
+            }
+            try consume()
+            let base = try callsConsuming(0, src: src, counter: counter, consume: consume)
+            let n = 2000
+            let busy = try callsConsuming(n, src: src, counter: counter, consume: consume)
+            #expect(ringSum == n * (n - 1) / 2 && perfSum == n * (n - 1) / 2, "every event was delivered")
+            #expect(busy == base, "malloc, swift_slowAlloc: \(base) without events, \(busy) with \(n)")
+        }
     }
 }

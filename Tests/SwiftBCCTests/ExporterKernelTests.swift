@@ -140,6 +140,40 @@ extension KernelSuite {
             #expect(e.bpf(program: "good") == nil)
         }
 
+        @Test("auto-attach comes after the metrics are checked: a bad metric is reported, not the attach it would have tried; a good config still auto-attaches")
+        func autoAttachAfterLayoutChecks() throws {
+            // tracepoint__no_such_category__no_such_event fails to auto-attach on every kernel;
+            // before the fix the exporter compiled with auto-attach, so that failure (and an
+            // attached program, with a valid name) came before the metric's check.
+            let fn = uniqueFunctionName("exo")
+            let yaml = """
+            programs:
+              - name: p
+                text: |
+                  BPF_HASH(counts, u32, u64);
+                  int tracepoint__no_such_category__no_such_event(void *ctx) { return 0; }
+                  int \(fn)(void *ctx) { return 0; }
+                metrics:
+                  counters:
+                    - {name: c_total, help: h, table: nope}
+            """
+            let e = Exporter(config: try ExporterConfig.parse(yaml, path: "t.yaml"))
+            defer { e.cleanup() }
+            let error = try #require(throws: ConfigError.self) { try e.load() }
+            #expect(error.line == 9 && error.message.contains("reads table `nope`"), "\(error)")
+            #expect(!error.message.contains("auto-attached"), "\(error)")
+            #expect(!loadedProgramNames().contains(fn), "\(fn) left loaded")
+
+            // The same program with a good metric: the auto-attach failure is reported at the program.
+            let bad = Exporter(config: try ExporterConfig.parse(yaml.replacingOccurrences(of: "table: nope", with: "table: counts, labels: [{name: k}]"),
+                                                                path: "t.yaml"))
+            defer { bad.cleanup() }
+            let attachError = try #require(throws: ConfigError.self) { try bad.load() }
+            #expect(attachError.line == 2 && attachError.message.contains("auto-attached functions"), "\(attachError)")
+            #expect(attachError.message.contains("no_such_category:no_such_event"), "\(attachError)")
+            #expect(eventually(timeout: 5) { !loadedProgramNames().contains(fn) }, "\(fn) left loaded")
+        }
+
         @Test("kprobes on a kernel without them: an error at the kprobe's line, before anything loads", .requiresNoKprobes)
         func kprobesMissing() throws {
             let yaml = "programs:\n  - name: k\n    text: 'int f(void *ctx) { return 0; }'\n    kprobes:\n      - {kprobe: do_sys_openat2, function: f}\n"

@@ -52,6 +52,37 @@ extension KernelSuite {
             #expect(try waitForTrace(b, containing: marker) { _ = getppid() } != nil)
         }
 
+        @Test("autoAttach: false defers TRACEPOINT_PROBE's attach to autoAttach(); a second call is alreadyAttached")
+        func deferredAutoAttach() throws {
+            let b = try BPF(text: """
+                BPF_ARRAY(calls, u64, 1);
+                TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+                    if ((bpf_get_current_pid_tgid() >> 32) != \(tgid)) return 0;
+                    int zero = 0;
+                    u64 *n = calls.lookup(&zero);
+                    if (n) __sync_fetch_and_add(n, 1);
+                    return 0;
+                }
+                """, autoAttach: false)
+            defer { b.cleanup() }
+            let calls = try b["calls"]
+            func count() throws -> UInt64 { TypedBytes.load(try #require(try calls.lookup(rawKey: [0, 0, 0, 0])), as: UInt64.self) }
+            #expect(b.numOpenTracepoints == 0)
+            for _ in 0..<5 { _ = getppid() }
+            #expect(try count() == 0, "the probe ran before autoAttach()")
+            try b.autoAttach()
+            #expect(b.numOpenTracepoints == 1)
+            for _ in 0..<5 { _ = getppid() }
+            #expect(try count() >= 5)
+            let again = try #require(throws: BPFError.self) { try b.autoAttach() }
+            guard case let .alreadyAttached(_, target) = again else {
+                Issue.record("second autoAttach: \(again)")
+                return
+            }
+            #expect(target == "syscalls:sys_enter_getppid")
+            #expect(b.numOpenTracepoints == 1)
+        }
+
         @Test("raw tracepoint: explicit attach and RAW_TRACEPOINT_PROBE auto-attach")
         func rawTracepoint() throws {
             let marker = uniqueMarker()

@@ -75,8 +75,8 @@ struct EventPathBench: ParsableCommand {
     @Option(help: "Seconds a child (gcc, Python, the C consumer) may run before it is stopped.")
     var timeout = 300.0
 
-    static let swiftPaths = ["perf-typed", "perf-raw", "perf-dynamic", "perf-typed-vars",
-                             "ring-typed", "ring-raw", "ring-dynamic", "ring-typed-vars"]
+    static let swiftPaths = ["perf-typed", "perf-raw", "perf-dynamic", "perf-typed-vars", "perf-direct",
+                             "ring-typed", "ring-raw", "ring-dynamic", "ring-typed-vars", "ring-direct"]
     static let allPaths = swiftPaths + ["python", "c"]
 
     var onlyPaths: Set<String>? {
@@ -223,6 +223,18 @@ struct EventPathBench: ParsableCommand {
             }
             try measure("swift-typed-vars/perf", into: &results, received: { n }, reset: { n = 0 }) { try b.perfBufferConsume() }
         }
+        // The direct reader: SwiftBCC maps the rings and walks the records itself, the handler
+        // inlined into the loop (no per-event callback).
+        if wants("perf-direct") {
+            let tally = Tally()
+            defer { tally.free() }
+            let b = try BPF(text: perfText, cflags: cflags)
+            defer { b.cleanup() }
+            let reader = try b["events"].perfBufferReader(pageCount: pages)
+            try measure("swift-direct/perf", into: &results, received: { tally.count }, reset: { tally.reset() }) {
+                try reader.consume(as: Event.self) { _, e in tally.add(e.seq) }
+            }
+        }
         if wants("ring-typed") {
             let tally = Tally()
             defer { tally.free() }
@@ -253,6 +265,16 @@ struct EventPathBench: ParsableCommand {
                 tally.add(Int32(try table.event(data)["seq"]?.int ?? 0))
             }
             try measure("swift-dynamic/ring", into: &results, received: { tally.count }, reset: { tally.reset() }) { _ = try b.ringBufferConsume() }
+        }
+        if wants("ring-direct") {
+            let tally = Tally()
+            defer { tally.free() }
+            let b = try BPF(text: ringText, cflags: cflags)
+            defer { b.cleanup() }
+            let reader = try b["events"].ringBufferReader()
+            try measure("swift-direct/ring", into: &results, received: { tally.count }, reset: { tally.reset() }) {
+                try reader.consume(as: Event.self) { e in tally.add(e.seq) }
+            }
         }
         if wants("ring-typed-vars") {
             let b = try BPF(text: ringText, cflags: cflags)

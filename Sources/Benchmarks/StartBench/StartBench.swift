@@ -58,8 +58,8 @@ struct StartBench: ParsableCommand {
     @Option(help: "Rounds (each starts every consumer once); medians are reported.")
     var rounds = 7
 
-    @Option(help: "Consumers to run (comma-separated): swift, swift-warm, python, c.")
-    var consumers = "swift,swift-warm,python,c"
+    @Option(help: "Consumers to run (comma-separated): swift, swift-child, swift-warm, python, c.")
+    var consumers = "swift,swift-child,swift-warm,python,c"
 
     @Option(help: "The tracepoint the program attaches to.")
     var tracepoint = "syscalls:sys_enter_getpgid"
@@ -100,6 +100,12 @@ struct StartBench: ParsableCommand {
                 : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0]
             if list.contains("swift") {
                 commands.append(("swift", me, ["--tracepoint", tracepoint], base))
+            }
+            if list.contains("swift-child") {
+                // A cold start whose compile runs in the swiftbcc-compile helper (BPF.compilesInChild).
+                var env = base
+                env["SWIFTBCC_COMPILE_CHILD"] = "1"
+                commands.append(("swift-child", me, ["--tracepoint", tracepoint], env))
             }
             if list.contains("swift-warm") {
                 // One unmeasured child fills the cache the measured warm children start from.
@@ -268,6 +274,7 @@ struct StartResults {
             return
         }
         let labels = [("swift", "SwiftBCC (`BPF(text:)` + `attachTracepoint`)"),
+                      ("swift-child", "SwiftBCC, cold, compiled in a child (`BPF.compilesInChild`)"),
                       ("swift-warm", "SwiftBCC, warm compile cache (same calls)"),
                       ("python", "Python BCC (`BPF(text=...)` + `attach_tracepoint`)"),
                       ("c", "C on libbcc (`bpf_module_create_c_from_string` + `bcc_prog_load` + `bpf_attach_tracepoint`)")]

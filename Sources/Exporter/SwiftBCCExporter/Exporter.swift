@@ -88,8 +88,10 @@ public final class Exporter: @unchecked Sendable {
         let b: BPF
         do {
             switch p.source {
-            case let .text(text): b = try BPF(text: text, cflags: p.cflags)
-            case let .file(path): b = try BPF(srcFile: path, cflags: p.cflags)
+            // Auto-attach waits until the metrics' layouts and the attachments' functions are
+            // checked: a config error attaches nothing.
+            case let .text(text): b = try BPF(text: text, cflags: p.cflags, autoAttach: false)
+            case let .file(path): b = try BPF(srcFile: path, cflags: p.cflags, autoAttach: false)
             }
         } catch {
             throw p.location.error("program `\(p.name)` failed to load: \(error)")
@@ -112,6 +114,12 @@ public final class Exporter: @unchecked Sendable {
             } catch {
                 throw loc.error("program `\(p.name)`: attaching \(what) failed: \(error)")
             }
+        }
+        do {
+            try b.autoAttach()
+        } catch {
+            throw p.location.error("program `\(p.name)`: the program's auto-attached functions "
+                + "(kprobe__*, tracepoint__*, raw_tracepoint__*, ...) failed to attach: \(error)")
         }
         for t in p.tracepoints { try attach(t.location, "tracepoint \(t.target)") { try b.attachTracepoint(tp: t.target, fnName: t.function) } }
         for t in p.rawTracepoints { try attach(t.location, "raw tracepoint \(t.target)") { try b.attachRawTracepoint(tp: t.target, fnName: t.function) } }

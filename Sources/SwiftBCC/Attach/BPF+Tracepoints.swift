@@ -152,7 +152,13 @@ extension BPF {
     /// `tracepoint__<category>__<event>` (what `TRACEPOINT_PROBE` defines),
     /// `raw_tracepoint__<tp>` (what `RAW_TRACEPOINT_PROBE` defines), `kfunc__<fn>` and
     /// `kretfunc__<fn>` (`KFUNC_PROBE`, `KRETFUNC_PROBE`) and `lsm__<hook>` (`LSM_PROBE`).
-    func autoAttach() throws {
+    ///
+    /// `BPF(text:)` and `BPF(srcFile:)` call it unless given `autoAttach: false`; call it once,
+    /// after checking what must be checked first (a second call finds the first function
+    /// attached already and throws ``BPFError/alreadyAttached(kind:target:)``).
+    /// On a failure the functions attached before it stay attached until ``cleanup()``.
+    /// Python: `BPF._trace_autoload()`, which `BPF()` always calls.
+    public func autoAttach() throws {
         for name in functionNames {
             if name.hasPrefix("kprobe__") {
                 try attachKprobe(event: fixSyscallFnName(String(name.dropFirst(8))), fnName: name)

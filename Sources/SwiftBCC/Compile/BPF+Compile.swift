@@ -6,7 +6,8 @@ extension BPF {
     /// what the compile printed (passed through to stderr already; replayed from the entry on a
     /// warm start, so clang's warnings read the same both ways).
     static func compile(_ inputs: CompileCacheKey.Inputs, cache: Bool, allowRlimit: Bool, usdtContexts: Int,
-                        sourceName: String, programText: String) throws -> (source: ModuleSource, output: String) {
+                        sourceName: String, programText: String,
+                        inChild: Bool? = nil) throws -> (source: ModuleSource, output: String) {
         let debug = inputs.debug
         var plan: (key: [UInt8], directory: String)?
         if !cache || !CompileCache.enabledByEnvironment {
@@ -31,10 +32,27 @@ extension BPF {
             return (.cached(module), entry.compileOutput)
         }
 
+        if let plan, inChild ?? CompileChild.enabled.load(ordering: .relaxed) {
+            switch try CompileChild.run(inputs, allowRlimit: allowRlimit, directory: plan.directory,
+                                        sourceName: sourceName, programText: programText) {
+            case .stored:
+                if let entry = CompileCache.lookup(key: plan.key, directory: plan.directory, debug: debug) {
+                    let module = try CachedModule.create(from: entry, allowRlimit: allowRlimit, program: programText)
+                    CompileCache.compiles.add(1, ordering: .relaxed)
+                    CompileCache.note(debug, "compiled in a child, started from \(CompileCache.path(directory: plan.directory, key: plan.key))")
+                    if !entry.compileOutput.isEmpty { passOnLibbccOutput(entry.compileOutput) }
+                    return (.cached(module), entry.compileOutput)
+                }
+                CompileCache.note(debug, "the child's entry is not there; compiling in process")
+            case .compileHere(let why):
+                CompileCache.note(debug, "compiling in process: \(why)")
+            }
+        }
+        try Compiler.open()
         CompileCache.compiles.add(1, ordering: .relaxed)
         let (module, output) = StderrCapture.capture(includingStdout: true) {
             withCStringArray(inputs.cflags) { array, count in
-                bpf_module_create_c_from_string(inputs.text, debug.rawValue, array, count, allowRlimit, inputs.device)
+                Compiler.api.bpf_module_create_c_from_string!(inputs.text, debug.rawValue, array, count, allowRlimit, inputs.device)
             }
         }
         guard let module else {
@@ -64,11 +82,12 @@ extension BPF {
             if let m = source.libbccModule { return try body(m) }
             if let p = s.printerModule { return try body(p) }
             let inputs = compileInputs
+            try Compiler.open()
             CompileCache.compiles.add(1, ordering: .relaxed)
             CompileCache.note(debug, "compiling \(sourceName) again for libbcc's key/leaf printers")
             let (module, output) = StderrCapture.capture(includingStdout: true) {
                 withCStringArray(inputs.cflags) { array, count in
-                    bpf_module_create_c_from_string(inputs.text, 0, array, count, allowRlimit, inputs.device)
+                    Compiler.api.bpf_module_create_c_from_string!(inputs.text, 0, array, count, allowRlimit, inputs.device)
                 }
             }
             guard let module else {

@@ -191,16 +191,21 @@ enum CompileCacheKey {
     }
 
     /// `LIBBCC_VERSION` and the identity of the libbcc this process mapped (from /proc/self/maps).
+    /// The libbcc the compile uses: its version and the identity of `libbcc_bpf` (linked) and of
+    /// `libbcc.so.0` beside it (the compiler, opened on the first compile): the same before and
+    /// after that open, so a process's first warm start finds the entry a cold one stored.
     static var libbccIdentity: String {
-        var file = "unknown"
+        guard let dir = mappedLibraryDirectory(containing: "/libbcc_bpf.so") else { return LIBBCC_VERSION + " unknown" }
+        return LIBBCC_VERSION + " " + fileIdentity(dir + "/libbcc_bpf.so.0") + " " + fileIdentity(dir + "/libbcc.so.0")
+    }
+
+    /// The directory of the first library mapped into this process whose path contains `name`.
+    static func mappedLibraryDirectory(containing name: String) -> String? {
         for line in (FileIO.read("/proc/self/maps") ?? "").split(separator: "\n") {
             guard let slash = line.firstIndex(of: "/") else { continue }
             let path = String(line[slash...])
-            if path.contains("/libbcc.so") {
-                file = fileIdentity(path)
-                break
-            }
+            if path.contains(name) { return directory(of: path) }
         }
-        return LIBBCC_VERSION + " " + file
+        return nil
     }
 }

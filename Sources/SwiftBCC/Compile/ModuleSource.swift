@@ -30,7 +30,7 @@ enum ModuleSource {
     var functionNames: [String] {
         switch self {
         case .libbcc(let m):
-            return (0..<bpf_num_functions(m)).compactMap { stringOrNil(bpf_function_name(m, $0)) }
+            return (0..<Compiler.api.bpf_num_functions!(m)).compactMap { stringOrNil(Compiler.api.bpf_function_name!(m, $0)) }
         case .cached(let c):
             return c.functions.map(\.name)
         }
@@ -40,8 +40,8 @@ enum ModuleSource {
     func withInstructions<T>(_ name: String, _ body: (UnsafeRawBufferPointer?) throws -> T) rethrows -> T {
         switch self {
         case .libbcc(let m):
-            guard let start = bpf_function_start(m, name) else { return try body(nil) }
-            return try body(UnsafeRawBufferPointer(start: start, count: bpf_function_size(m, name)))
+            guard let start = Compiler.api.bpf_function_start!(m, name) else { return try body(nil) }
+            return try body(UnsafeRawBufferPointer(start: start, count: Compiler.api.bpf_function_size!(m, name)))
         case .cached(let c):
             guard let fn = c.functions.first(where: { $0.name == name }) else { return try body(nil) }
             return try fn.instructions.withUnsafeBytes { try body($0) }
@@ -51,7 +51,7 @@ enum ModuleSource {
     /// The program's license (`bpf_module_license`).
     var license: String {
         switch self {
-        case .libbcc(let m): return stringOrNil(bpf_module_license(m)) ?? ""
+        case .libbcc(let m): return stringOrNil(Compiler.api.bpf_module_license!(m)) ?? ""
         case .cached(let c): return c.license
         }
     }
@@ -59,7 +59,7 @@ enum ModuleSource {
     /// The kernel version the program was compiled for (`bpf_module_kern_version`).
     var kernVersion: UInt32 {
         switch self {
-        case .libbcc(let m): return bpf_module_kern_version(m)
+        case .libbcc(let m): return Compiler.api.bpf_module_kern_version!(m)
         case .cached(let c): return c.kernVersion
         }
     }
@@ -68,7 +68,7 @@ enum ModuleSource {
     var tableNames: [String] {
         switch self {
         case .libbcc(let m):
-            return (0..<bpf_num_tables(m)).compactMap { stringOrNil(bpf_table_name(m, $0)) }
+            return (0..<Compiler.api.bpf_num_tables!(m)).compactMap { stringOrNil(Compiler.api.bpf_table_name!(m, $0)) }
         case .cached(let c):
             return c.tables.map(\.definition.name)
         }
@@ -79,9 +79,9 @@ enum ModuleSource {
     func table(_ name: String) -> (id: Int, definition: TableDefinition, fd: Int32)? {
         switch self {
         case .libbcc(let m):
-            let fd = bpf_table_fd(m, name)
+            let fd = Compiler.api.bpf_table_fd!(m, name)
             guard fd >= 0 else { return nil }
-            let id = bpf_table_id(m, name)
+            let id = Compiler.api.bpf_table_id!(m, name)
             return (id, Self.definition(m, id: id), fd)
         case .cached(let c):
             guard let i = c.tables.firstIndex(where: { $0.definition.name == name }) else { return nil }
@@ -107,8 +107,8 @@ enum ModuleSource {
         switch self {
         case .libbcc(let m):
             return LibBCC.call("bcc_func_load", passThrough: true) {
-                bcc_func_load(m, type.rawValue, name, base, Int32(insns.count), bpf_module_license(m),
-                              bpf_module_kern_version(m), logLevel, nil, 0, device, attachType?.rawValue ?? -1)
+                Compiler.api.bcc_func_load!(m, type.rawValue, name, base, Int32(insns.count), Compiler.api.bpf_module_license!(m),
+                              Compiler.api.bpf_module_kern_version!(m), logLevel, nil, 0, device, attachType?.rawValue ?? -1)
             }
         case .cached(let c):
             // A cached module never has a device (offloaded programs are not cached); a device
@@ -128,7 +128,7 @@ enum ModuleSource {
     /// Frees the module (libbcc's: `bpf_module_destroy`; a cached one: closes its map fds).
     func destroy() {
         switch self {
-        case .libbcc(let m): bpf_module_destroy(m)
+        case .libbcc(let m): Compiler.api.bpf_module_destroy!(m)
         case .cached(let c): c.close()
         }
     }
@@ -140,17 +140,17 @@ enum ModuleSource {
     }
 
     static func definition(_ m: UnsafeMutableRawPointer, id: Int) -> TableDefinition {
-        let name = stringOrNil(bpf_table_name(m, id)) ?? ""
-        return TableDefinition(name: name, mapType: bpf_table_type_id(m, id),
-                               keySize: bpf_table_key_size_id(m, id), leafSize: bpf_table_leaf_size_id(m, id),
-                               maxEntries: bpf_table_max_entries_id(m, id), flags: bpf_table_flags_id(m, id),
-                               keyDescription: stringOrNil(bpf_table_key_desc_id(m, id)) ?? "",
-                               leafDescription: stringOrNil(bpf_table_leaf_desc_id(m, id)) ?? "",
+        let name = stringOrNil(Compiler.api.bpf_table_name!(m, id)) ?? ""
+        return TableDefinition(name: name, mapType: Compiler.api.bpf_table_type_id!(m, id),
+                               keySize: Compiler.api.bpf_table_key_size_id!(m, id), leafSize: Compiler.api.bpf_table_leaf_size_id!(m, id),
+                               maxEntries: Compiler.api.bpf_table_max_entries_id!(m, id), flags: Compiler.api.bpf_table_flags_id!(m, id),
+                               keyDescription: stringOrNil(Compiler.api.bpf_table_key_desc_id!(m, id)) ?? "",
+                               leafDescription: stringOrNil(Compiler.api.bpf_table_leaf_desc_id!(m, id)) ?? "",
                                eventFields: eventFields(m, name))
     }
 
     static func eventFields(_ m: UnsafeMutableRawPointer, _ name: String) -> [String] {
-        let n = bpf_perf_event_fields(m, name)
-        return (0..<n).compactMap { stringOrNil(bpf_perf_event_field(m, name, $0)) }
+        let n = Compiler.api.bpf_perf_event_fields!(m, name)
+        return (0..<n).compactMap { stringOrNil(Compiler.api.bpf_perf_event_field!(m, name, $0)) }
     }
 }

@@ -28,6 +28,8 @@ final class EventReaders: @unchecked Sendable {
         /// Polls (and ring adds) using each reader now.
         var users: [ObjectIdentifier: Int] = [:]
         var isClosed = false
+        /// Tables read by a `RingBufferReader` or `PerfBufferReader` (which map them themselves).
+        var directTables: Set<String> = []
         /// Event struct types by table name (`Table.eventType()`).
         var eventTypes: [String: TypeDescription] = [:]
 
@@ -127,7 +129,7 @@ final class EventReaders: @unchecked Sendable {
     func reserveRing(_ table: String, in reader: RingReader? = nil) throws -> (reader: RingReader, draining: [RingReader]) {
         try state.withLock { s in
             if s.isClosed { throw BPFError.closed }
-            if s.ringTables[table] != nil {
+            if s.ringTables[table] != nil || s.directTables.contains(table) {
                 throw BPFError.invalidArgument("Ring buffer \(table) is open already; open each ring buffer once.")
             }
             let r = reader ?? s.ring
@@ -164,6 +166,29 @@ final class EventReaders: @unchecked Sendable {
         state.withLock { s in
             if s.endUse(reader) && reader.isRetired { s.free(reader) }
         }
+    }
+
+    // MARK: Direct readers
+
+    /// Reserves `table` for a `RingBufferReader` or `PerfBufferReader`: fails when a callback
+    /// reader, an event stream or another direct reader has it.
+    func reserveDirect(_ table: String, what: String) throws {
+        try state.withLock { s in
+            if s.isClosed { throw BPFError.closed }
+            if s.ringTables[table] != nil || s.perf.contains(where: { $0.table == table }) || s.directTables.contains(table) {
+                throw BPFError.invalidArgument("Cannot open a \(what) on table \(table): it is open already "
+                    + "(a callback, an event stream or another reader reads it); close that first.")
+            }
+            s.directTables.insert(table)
+        }
+    }
+
+    func releaseDirect(_ table: String) {
+        state.withLock { _ = $0.directTables.remove(table) }
+    }
+
+    func hasDirect(_ table: String) -> Bool {
+        state.withLock { $0.directTables.contains(table) }
     }
 
     // MARK: Event types

@@ -72,7 +72,7 @@ extension Table {
         let fd = try liveFD()
         let readers = bpf.eventReaders
         return try bpf.state.withLock { _ in
-            if readers.perfEntry(name) != nil {
+            if readers.perfEntry(name) != nil || readers.hasDirect(name) {
                 throw BPFError.invalidArgument("A perf buffer is already open on table \(name); "
                     + "call closePerfBuffer() before opening it again.")
             }

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// Facts about the running kernel that SwiftBCC needs: release, headers, kprobe support.
 public enum KernelInfo {
@@ -64,8 +65,22 @@ public enum KernelInfo {
     /// Prints, once per process, a warning when the kernel headers libbcc will use belong to
     /// another kernel release: struct offsets read from kernel memory may then be wrong.
     static func warnOnceIfHeadersMismatch() {
-        guard let dir = headersDirectory, let hdr = headersRelease(at: dir), hdr != release else { return }
+        guard BPF.warnsOnHeadersMismatch, let dir = headersDirectory, let hdr = headersRelease(at: dir), hdr != release else { return }
         warnOnce("SwiftBCC warning: kernel headers in \(dir) are for \(hdr), not the running kernel "
             + "\(release); kernel struct offsets may be wrong.")
+    }
+}
+
+extension BPF {
+    private static let headersWarning = Atomic<Bool>(true)
+
+    /// Whether compiling prints, once per process, "SwiftBCC warning: kernel headers in ... are
+    /// for ..., not the running kernel ..." when libbcc's kernel headers belong to another
+    /// release (default true). A program that reads kernel structs only at offsets from the
+    /// kernel's BTF (as the bcc tools in BCCTools do where `/sys/kernel/btf/vmlinux` exists)
+    /// can turn it off: the mismatch cannot make its reads wrong. Python BCC has no such warning.
+    public static var warnsOnHeadersMismatch: Bool {
+        get { headersWarning.load(ordering: .relaxed) }
+        set { headersWarning.store(newValue, ordering: .relaxed) }
     }
 }

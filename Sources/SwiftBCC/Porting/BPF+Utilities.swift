@@ -14,10 +14,17 @@ extension BPF {
     /// Gives back to the system the memory libbcc no longer needs (the pages of its own code
     /// and LLVM's that compiling used), as tools do once every program is loaded and attached.
     /// Python calls it nowhere itself; neither does SwiftBCC. Returns libbcc's result (0 on
-    /// success, negative when it found nothing it could release).
+    /// success, negative when it found nothing it could release), and 0 without calling it
+    /// when there is nothing to release: no compile has opened libbcc's compiler (a warm start
+    /// from the compile cache maps no LLVM), or it was opened without `RTLD_DEEPBIND` (under a
+    /// sanitizer), where libbcc's function would bind to the linked `libbcc_bpf` and release
+    /// that library's pages instead of LLVM's.
     /// Python: `b.free_bcc_memory()`; libbcc: `bcc_free_memory`.
     @discardableResult
-    public func freeBCCMemory() -> Int32 { bcc_free_memory() }
+    public func freeBCCMemory() -> Int32 {
+        guard Compiler.isLoaded, Compiler.api.deep_bound != 0 else { return 0 }
+        return Compiler.api.bcc_free_memory!()
+    }
 
     /// The number of probes a regex attach may open: `BCC_PROBE_LIMIT` when set, else 1000.
     /// Same as ``BPF/probeLimit``. Python: `BPF.get_probe_limit()`.

@@ -181,8 +181,8 @@ extension Table {
         guard let bpf else { throw BPFError.closed }
         var buf = [CChar](repeating: 0, count: Swift.max(size * 8, 64) + 64)
         let rc = try bpf.withPrinterModule { module in
-            key ? bpf_table_key_snprintf(module, id, &buf, buf.count, raw)
-                : bpf_table_leaf_snprintf(module, id, &buf, buf.count, raw)
+            key ? Compiler.api.bpf_table_key_snprintf!(module, id, &buf, buf.count, raw)
+                : Compiler.api.bpf_table_leaf_snprintf!(module, id, &buf, buf.count, raw)
         }
         guard rc >= 0 else {
             throw BPFError.invalidArgument("libbcc could not print the \(key ? "key" : "leaf") of table \(name).")
@@ -195,7 +195,7 @@ extension Table {
         var raw = [UInt8](repeating: 0, count: Swift.max(size, 1))
         let parsed = try bpf.withPrinterModule { module in
             LibBCC.call(key ? "bpf_table_key_sscanf" : "bpf_table_leaf_sscanf") {
-                key ? bpf_table_key_sscanf(module, id, text, &raw) : bpf_table_leaf_sscanf(module, id, text, &raw)
+                key ? Compiler.api.bpf_table_key_sscanf!(module, id, text, &raw) : Compiler.api.bpf_table_leaf_sscanf!(module, id, text, &raw)
             }
         }
         if case .failure(let failure) = parsed {

@@ -132,6 +132,7 @@ public enum BlockIO {
 
     /// `-d` named a disk that has no `/dev` entry: the tools print Python's line and exit 1.
     public struct DiskNotFound: Error, CustomStringConvertible, Sendable {
+        /// The disk name `-d` gave.
         public let disk: String
         /// Python's message: `no such disk 'sdz'`.
         public var description: String { "no such disk '\(disk)'" }

@@ -40,8 +40,11 @@ public enum IntervalOutput {
 
 /// The `{u64 total; u64 count;}` value of the `-e` extension array (biolatency, cpudist).
 public struct ExtensionValue: BitwiseCopyable, Sendable {
+    /// The sum of the values (microseconds or milliseconds, as the histogram).
     public var total: UInt64
+    /// How many values were added.
     public var count: UInt64
+    /// A value with this total and count (zero for an empty slot).
     public init(total: UInt64 = 0, count: UInt64 = 0) {
         self.total = total
         self.count = count

@@ -10,6 +10,7 @@ import SwiftBCC
 /// `*` is a wildcard (the pattern must match the whole name) unless `-r` makes the pattern a
 /// regular expression (matched from the start of the name, Python's `re.match`).
 public struct ProbeSpec: Sendable, Equatable {
+    /// What a pattern names, by its prefix (`p`, `t`, `u`).
     public enum Kind: String, Sendable {
         /// `p`: kprobes (no library) or uprobes (with a library).
         case function = "p"
@@ -19,12 +20,14 @@ public struct ProbeSpec: Sendable, Equatable {
         case usdt = "u"
     }
 
+    /// Kernel or user functions, tracepoints or USDT probes.
     public let kind: Kind
     /// The library or binary, resolved to its path; empty for kernel probes.
     public let library: String
     /// The regular expression names are matched against.
     public let pattern: String
 
+    /// A parsed pattern: its kind, the resolved library (empty for the kernel) and the regular expression.
     public init(kind: Kind, library: String, pattern: String) {
         self.kind = kind
         self.library = library

@@ -18,12 +18,18 @@ public enum StackIDs {
 /// Which stacks a tool shows and how: `-U` (user only), `-K` (kernel only), `-d` (a delimiter
 /// between them), `-a` (`_[k]` after kernel frames, profile's), `-f` (folded).
 public struct StackStyle: Sendable {
+    /// `-U`: user stacks only.
     public var userOnly: Bool
+    /// `-K`: kernel stacks only.
     public var kernelOnly: Bool
+    /// `-d`: a `--` line (or `-` in folded output) between the user and kernel frames.
     public var delimited: Bool
+    /// `-a`: `_[k]` after each kernel frame (profile).
     public var annotations: Bool
+    /// `-f`: one folded line per stack (`comm;frames... value`), for flame graphs.
     public var folded: Bool
 
+    /// The style of these flags (all off: both stacks, multi-line).
     public init(userOnly: Bool = false, kernelOnly: Bool = false, delimited: Bool = false,
                 annotations: Bool = false, folded: Bool = false) {
         self.userOnly = userOnly
@@ -49,14 +55,22 @@ public struct StackStyle: Sendable {
 /// One stack of a profile/offcputime summary: who, the two stack ids and their frames already
 /// symbolized (innermost first), and the value (samples, or microseconds off CPU).
 public struct StackRecord: Sendable {
+    /// The task's command name.
     public var comm: String
+    /// Its process id.
     public var pid: UInt32
+    /// The user stack's id in the stack table (negative: none, or not collected).
     public var userStackID: Int32
+    /// The kernel stack's id (negative: none, or not collected).
     public var kernelStackID: Int32
+    /// The user frames, symbolized, innermost first.
     public var user: [String]
+    /// The kernel frames, symbolized, innermost first.
     public var kernel: [String]
+    /// The count or the time this stack sums.
     public var value: UInt64
 
+    /// A record with these fields.
     public init(comm: String, pid: UInt32, userStackID: Int32, kernelStackID: Int32,
                 user: [String], kernel: [String], value: UInt64) {
         self.comm = comm

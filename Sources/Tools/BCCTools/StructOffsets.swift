@@ -11,10 +11,14 @@ public enum StructOffsets {
     /// A member a program reads: the macro to define, the struct, the member path (dots for
     /// nested members, e.g. `"ns.inum"`).
     public struct Member: Sendable {
+        /// The C macro the program uses for the offset (``StructOffsets/defines(_:useBTF:)`` defines it).
         public let macro: String
+        /// The struct, without `struct` (e.g. `request`).
         public let structName: String
+        /// The member path, dots between nested members.
         public let path: String
 
+        /// A member to look up, e.g. `Member("STATE_OFF", "task_struct", "__state")`.
         public init(_ macro: String, _ structName: String, _ path: String) {
             self.macro = macro
             self.structName = structName

@@ -8,17 +8,22 @@ import SwiftBCC
 /// `--max-events N` exits 0 after N output rows, so tests and scripts can run a tool unattended,
 /// and `--attach kfunc|kprobe|tracepoint|uprobe` uses that attach path only (no fallback).
 public struct CommonOptions: ParsableArguments {
+    /// `--ebpf`: print the BPF program and exit.
     @Flag(name: .customLong("ebpf"), help: .hidden)
     public var ebpf = false
 
+    /// `--max-events N`: exit 0 after N output rows.
     @Option(name: .customLong("max-events"), help: .hidden)
     public var maxEvents: Int?
 
+    /// `--attach kfunc|kprobe|tracepoint`: that attach path only.
     @Option(name: .customLong("attach"), help: .hidden)
     public var attach: AttachKind?
 
+    /// The defaults: no `--ebpf`, no row limit, every attach path.
     public init() {}
 
+    /// Checks `--max-events` (at least 1).
     public func validate() throws {
         if let maxEvents, maxEvents < 1 { throw ValidationError("--max-events must be at least 1") }
     }
@@ -42,11 +47,16 @@ public struct CommonOptions: ParsableArguments {
 /// SIGINT, SIGTERM and SIGHUP all end the run the same way: the blocking poll or sleep returns,
 /// the tool prints its summary (if it has one) and exits 0, its probes detached.
 public final class ToolSession {
+    /// The tool's name, for its messages.
     public let tool: String
+    /// `--max-events`: the run ends after this many rows.
     public let maxEvents: Int?
     private let deadline: Double?
+    /// The rows printed so far (through ``row(_:)``).
     public private(set) var rows = 0
 
+    /// A run named `tool` that ends after `duration` seconds (nil: no limit) or `maxEvents`
+    /// rows, or on Ctrl-C, SIGTERM or SIGHUP (installed here).
     public init(tool: String, duration: Double? = nil, maxEvents: Int? = nil) {
         self.tool = tool
         self.maxEvents = maxEvents
@@ -145,6 +155,12 @@ extension ParsableCommand {
             // Before compiling: a Ctrl-C while clang runs then ends the run cleanly (exit 0)
             // instead of killing the process.
             ToolSignals.install()
+            // Tools run long: a cold compile runs in the swiftbcc-compile child, so the tool
+            // never holds LLVM (SWIFTBCC_COMPILE_CHILD=0 keeps it in process).
+            if getenv("SWIFTBCC_COMPILE_CHILD") == nil { BPF.compilesInChild = true }
+            // Kernel structs are read at BTF offsets where the kernel has BTF (KernelFields), so
+            // headers of another release cannot make them wrong: no warning then.
+            if access("/sys/kernel/btf/vmlinux", R_OK) == 0 { BPF.warnsOnHeadersMismatch = false }
             try command.run()
             fflush(nil)
             Glibc.exit(0)
@@ -165,6 +181,8 @@ extension ParsableCommand {
 
 /// A tool-level failure that is not the library's (a name that does not exist, ...).
 public struct ToolError: Error, CustomStringConvertible, Sendable {
+    /// The message the tool prints after its name.
     public let description: String
+    /// An error with this message.
     public init(_ description: String) { self.description = description }
 }

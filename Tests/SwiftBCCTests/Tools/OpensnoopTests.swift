@@ -48,6 +48,10 @@ extension KernelSuite {
             #expect(bad.dropFirst(24).prefix(8) == "  -1   2", "row: \(bad)")
             if !Probe.kprobes.ok && !Probe.kfunc.ok {
                 #expect(child.stderr.contains("opensnoop: using tracepoints"), "stderr: \(child.stderr)")
+                // Headers of another release do not matter to a tool that reads BTF offsets.
+                if access("/sys/kernel/btf/vmlinux", R_OK) == 0 {
+                    #expect(!child.stderr.contains("kernel headers in"), "stderr: \(child.stderr)")
+                }
             }
         }
 

@@ -1,0 +1,351 @@
+// ToolBench (issue 12): the bcc tools in Swift against their Python originals
+// (/usr/sbin/<tool>-bpfcc) on the same generated load, one after the other in one run: CPU
+// time of the tool process's threads per event while the load runs (after its first output,
+// so the compile is not counted), and the time from the spawn to its first output (the header,
+// printed once its probes are attached). Each tool's stdout is a pseudo-terminal, as when a
+// user runs it: Python's stdout is line-buffered there, and the Swift tools write each row
+// once. Tools whose Python original cannot run on this kernel are skipped with its error.
+import ArgumentParser
+import BenchSupport
+import Foundation
+import Glibc
+import SwiftBCC
+
+@main
+struct ToolBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "CPU per event and start time of the Swift bcc tools and their Python originals on the same load.")
+
+    @Option(help: "Seconds of load per run.")
+    var seconds = 4.0
+
+    @Option(help: "Rounds (the median is reported).")
+    var rounds = 3
+
+    @Option(help: "Row tools: load events per second (connects, lookups).")
+    var rate = 2000
+
+    @Option(help: "Tools to run (comma-separated): \(Self.all.map(\.name).joined(separator: ", ")).")
+    var only: String?
+
+    @Option(help: "The Python that runs Python BCC.")
+    var python = "/usr/bin/python3"
+
+    @Option(help: "Where the Swift tools are (default: beside this executable).")
+    var toolsDir: String?
+
+    /// A tool, its arguments (the same for both), and its load.
+    struct Case {
+        enum Load { case syscalls, tcpSessions, lookups }
+        var name: String
+        var arguments: [String]
+        var load: Load
+    }
+
+    static let all: [Case] = [
+        Case(name: "syscount", arguments: [], load: .syscalls),
+        Case(name: "funccount", arguments: ["t:syscalls:sys_enter_getppid"], load: .syscalls),
+        Case(name: "stackcount", arguments: ["t:syscalls:sys_enter_getppid"], load: .syscalls),
+        Case(name: "tcplife", arguments: [], load: .tcpSessions),
+        Case(name: "gethostlatency", arguments: [], load: .lookups),
+    ]
+
+    func run() throws {
+        Interrupts.install()
+        #if DEBUG
+        print("warning: this is a debug build; build with -c release")
+        #endif
+        let wanted = only.map { Set($0.split(separator: ",").map(String.init)) }
+        let dir = toolsDir ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        var table: [(Case, swift: Measure?, warm: Measure?, python: Measure?, note: String)] = []
+        do {
+            for c in Self.all where wanted?.contains(c.name) ?? true {
+                let swiftPath = dir + "/" + c.name
+                let pythonPath = "/usr/sbin/\(c.name)-bpfcc"
+                var swift: [Measure] = [], warm: [Measure] = [], py: [Measure] = []
+                var note = ""
+                if access(swiftPath, X_OK) != 0 { note = "no \(swiftPath): swift build -c release --product \(c.name)" }
+                for round in 0..<rounds where note.isEmpty {
+                    try checkStop()
+                    // Cold: a compile cache of its own (the first run fills it), then warm from it.
+                    var env = ProcessInfo.processInfo.environment
+                    env["SWIFTBCC_CACHE_DIR"] = NSTemporaryDirectory() + "toolbench-\(getpid())-\(c.name)-\(round)"
+                    defer { try? FileManager.default.removeItem(atPath: env["SWIFTBCC_CACHE_DIR"]!) }
+                    for cold in [true, false] {
+                        switch try measure(swiftPath, c.arguments, c.load, environment: env) {
+                        case .success(let m): if cold { swift.append(m) } else { warm.append(m) }
+                        case .failure(let f): note = "Swift: \(f.reason)"
+                        }
+                    }
+                    try checkStop()
+                    if access(pythonPath, R_OK) == 0 {
+                        switch try measure(python, [pythonPath] + c.arguments, c.load, environment: pythonEnvironment()) {
+                        case .success(let m): py.append(m)
+                        case .failure(let f): note = "Python: \(f.reason)"
+                        }
+                    } else {
+                        note = "no \(pythonPath) (apt-get install bpfcc-tools)"
+                    }
+                }
+                let s = Measure.median(swift), w = Measure.median(warm), p = Measure.median(py)
+                print("\(c.name): Swift \(s?.text ?? "–"); warm \(w?.text ?? "–"); Python \(p?.text ?? "–")"
+                      + (note.isEmpty ? "" : " (\(note))"))
+                table.append((c, s, w, p, note))
+            }
+        } catch is Stopped {
+            print("stopped by signal \(Interrupts.pendingSignal ?? 0): partial results")
+        }
+        print("")
+        print("| Tool (same run, medians of \(rounds)) | load | Swift ns CPU/event | Python ns CPU/event | CPU/event Swift / Python | Swift start, cold (s) | Swift start, warm cache (s) | Python start (s) | cold start Swift / Python |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for (c, s, w, p, note) in table {
+            let load: String
+            switch c.load {
+            case .syscalls: load = "getppid() loop, \(Int(s?.events ?? 0)) calls"
+            case .tcpSessions: load = "loopback TCP sessions, \(rate)/s"
+            case .lookups: load = "getaddrinfo(\"localhost\"), \(rate)/s"
+            }
+            func ns(_ m: Measure?) -> String { m.map { String(format: "%.2f", $0.cpuPerEvent * 1e9) } ?? "–" }
+            func st(_ m: Measure?) -> String { m.map { String(format: "%.3f", $0.start) } ?? "–" }
+            print("| `\(([c.name] + c.arguments).joined(separator: " "))` | \(load) | \(ns(s)) | \(ns(p)) | "
+                  + "\(formatRatio(s?.cpuPerEvent, p?.cpuPerEvent)) | \(st(s)) | \(st(w)) | \(st(p)) | \(formatRatio(s?.start, p?.start)) |"
+                  + (note.isEmpty ? "" : " <!-- \(note) -->"))
+        }
+    }
+
+    struct Measure {
+        var cpuPerEvent: Double
+        var start: Double
+        var events: Double
+        var text: String {
+            String(format: "%.2f ns CPU/event over %.0f events, start %.3f s", cpuPerEvent * 1e9, events, start)
+        }
+        static func median(_ ms: [Measure]) -> Measure? {
+            guard !ms.isEmpty else { return nil }
+            let byCPU = ms.sorted { $0.cpuPerEvent < $1.cpuPerEvent }
+            let byStart = ms.sorted { $0.start < $1.start }
+            return Measure(cpuPerEvent: byCPU[ms.count / 2].cpuPerEvent, start: byStart[ms.count / 2].start,
+                           events: byCPU[ms.count / 2].events)
+        }
+    }
+
+    struct Failure: Error { var reason: String }
+
+    /// One run: spawn on a pty, wait for the first output, CPU before and after the load.
+    func measure(_ executable: String, _ arguments: [String], _ load: Case.Load,
+                 environment: [String: String]?) throws -> Result<Measure, Failure> {
+        let pty = try PTY()
+        defer { pty.close() }
+        let t0 = Date()
+        let pid = try spawn(executable, arguments, stdout: pty.slave, environment: environment)
+        pty.closeSlave()
+        var stopped = false
+        defer {
+            if !stopped { kill(pid, SIGKILL); _ = reap(pid) }
+        }
+        // The first output is the header: the probes are attached.
+        let deadline = Date().addingTimeInterval(120)
+        while pty.text.isEmpty {
+            try checkStop()
+            if Date() > deadline { return .failure(Failure(reason: "no output in 120 s")) }
+            if let status = reap(pid, wait: false) {
+                stopped = true
+                return .failure(Failure(reason: "exited with status \(status) before any output: "
+                    + (pty.text.split(separator: "\n").last.map(String.init) ?? "")))
+            }
+            pty.pump(timeoutMs: 20)
+        }
+        let start = Date().timeIntervalSince(t0)
+        // Let it settle (Python prints its header before its last attach in some tools).
+        let settle = Date().addingTimeInterval(0.5)
+        while Date() < settle { pty.pump(timeoutMs: 20) }
+        let cpu0 = cpuSeconds(pid)
+        let events = try runLoad(load, pty: pty)
+        let drain = Date().addingTimeInterval(1.0)
+        while Date() < drain { pty.pump(timeoutMs: 20) }
+        let cpu1 = cpuSeconds(pid)
+        // Ctrl-C: the tool prints its summary and exits; SIGKILL if it has not within 30 s.
+        kill(pid, SIGINT)
+        let end = Date().addingTimeInterval(30)
+        var exited = false
+        while Date() < end && !exited {
+            exited = reap(pid, wait: false) != nil
+            if !exited { pty.pump(timeoutMs: 20) }
+        }
+        if !exited { kill(pid, SIGKILL); _ = reap(pid) }
+        stopped = true
+        guard let cpu0, let cpu1, events > 0 else { return .failure(Failure(reason: "no CPU times or no load")) }
+        return .success(Measure(cpuPerEvent: (cpu1 - cpu0) / Double(events), start: start, events: Double(events)))
+    }
+
+    /// Runs the load for `seconds`; returns the number of events it made.
+    func runLoad(_ load: Case.Load, pty: PTY) throws -> Int {
+        let end = Date().addingTimeInterval(seconds)
+        var n = 0
+        switch load {
+        case .syscalls:
+            while Date() < end {
+                for _ in 0..<10_000 { _ = getppid() }
+                n += 10_000
+                pty.pump(timeoutMs: 0)
+            }
+        case .tcpSessions, .lookups:
+            let listener = load == .tcpSessions ? try LoopbackListener() : nil
+            defer { listener?.close() }
+            let interval = 1.0 / Double(rate)
+            var next = Date()
+            while Date() < end {
+                if load == .tcpSessions { listener!.session() } else { lookup() }
+                n += 1
+                next += interval
+                let wait = next.timeIntervalSinceNow
+                if wait > 0.002 { pty.pump(timeoutMs: Int32(wait * 1000)) } else { pty.pump(timeoutMs: 0) }
+            }
+        }
+        return n
+    }
+
+    func lookup() {
+        var result: UnsafeMutablePointer<addrinfo>?
+        if getaddrinfo("localhost", nil, nil, &result) == 0 { freeaddrinfo(result) }
+    }
+
+    /// CPU time of `pid`'s threads (not its children's), in seconds: the sum of each thread's
+    /// `/proc/<pid>/task/<tid>/schedstat` run time (nanoseconds, unlike the 10 ms ticks of
+    /// `stat`'s utime and stime, which a counting tool's few microseconds per second never reach).
+    func cpuSeconds(_ pid: pid_t) -> Double? {
+        let dir = "/proc/\(pid)/task"
+        guard let tids = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return nil }
+        var ns: UInt64 = 0
+        for tid in tids {
+            guard let text = try? String(contentsOfFile: "\(dir)/\(tid)/schedstat", encoding: .utf8),
+                  let first = text.split(separator: " ").first, let v = UInt64(first) else { continue }
+            ns += v
+        }
+        return Double(ns) / 1e9
+    }
+
+    func spawn(_ executable: String, _ arguments: [String], stdout: Int32, environment: [String: String]?) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 2)
+        let args = [executable] + arguments
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0)=\($1)" }
+        var cArgs = args.map { strdup($0) } + [nil]
+        var cEnv = env.map { strdup($0) } + [nil]
+        defer {
+            for p in cArgs { free(p) }
+            for p in cEnv { free(p) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, nil, &cArgs, &cEnv)
+        guard rc == 0 else { throw Failure(reason: "posix_spawn(\(executable)): errno \(rc)") }
+        return pid
+    }
+
+    /// The exit status once `pid` ended (nil while it runs, with `wait: false`).
+    func reap(_ pid: pid_t, wait: Bool = true) -> Int32? {
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, wait ? 0 : WNOHANG)
+        if r == pid { return status }
+        if r < 0 { return -1 }
+        return nil
+    }
+}
+
+/// A pseudo-terminal whose slave is a tool's stdout; `pump` reads what it printed.
+final class PTY {
+    let master: Int32
+    private(set) var slave: Int32
+    private var bytes: [UInt8] = []
+
+    init() throws {
+        // /dev/ptmx as posix_openpt opens it (glibc declares that only under _XOPEN_SOURCE):
+        // unlock the slave, ask its number.
+        master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        var unlock: Int32 = 0
+        var number: UInt32 = 0
+        guard master >= 0, ioctl(master, 0x4004_5431 /* TIOCSPTLCK */, &unlock) == 0, ioctl(master, 0x8004_5430 /* TIOCGPTN */, &number) == 0 else {
+            throw ToolBench.Failure(reason: "no pseudo-terminal (/dev/ptmx)")
+        }
+        slave = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY)
+        guard slave >= 0 else { throw ToolBench.Failure(reason: "no pseudo-terminal slave") }
+        // A wide terminal: tools that size columns to it print whole rows.
+        var size = winsize(ws_row: 50, ws_col: 250, ws_xpixel: 0, ws_ypixel: 0)
+        _ = ioctl(slave, UInt(TIOCSWINSZ), &size)
+    }
+
+    func closeSlave() {
+        if slave >= 0 { Glibc.close(slave) }
+        slave = -1
+    }
+
+    func close() {
+        closeSlave()
+        Glibc.close(master)
+    }
+
+    /// Reads what is there (waiting up to `timeoutMs`).
+    func pump(timeoutMs: Int32) {
+        var p = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
+        var wait = timeoutMs
+        while poll(&p, 1, wait) > 0 {
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = read(master, &chunk, chunk.count)
+            if n <= 0 { return }
+            bytes += chunk[..<n]
+            if bytes.count > 1 << 20 { bytes.removeFirst(bytes.count - (1 << 16)) }
+            wait = 0
+        }
+    }
+
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+}
+
+/// A loopback TCP listener: `session()` connects to it, accepts, and closes both ends (one
+/// TCP session for tcplife).
+final class LoopbackListener {
+    let fd: Int32
+    var port: UInt16 = 0
+
+    init() throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, 4)
+        let ok = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0 && listen(fd, 128) == 0
+        guard ok else { throw ToolBench.Failure(reason: "cannot listen on 127.0.0.1") }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        port = UInt16(bigEndian: addr.sin_port)
+    }
+
+    func session() {
+        let c = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard c >= 0 else { return }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = port.bigEndian
+        let connected = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(c, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+        if connected {
+            let a = accept(fd, nil, nil)
+            if a >= 0 { Glibc.close(a) }
+        }
+        Glibc.close(c)
+    }
+
+    func close() { Glibc.close(fd) }
+}

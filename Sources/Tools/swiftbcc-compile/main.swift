@@ -1,0 +1,9 @@
+// The compile child of `BPF.compilesInChild` (Sources/SwiftBCC/Compile/CompileChild.swift):
+// SwiftBCC starts it with a compile request on stdin; it compiles the program with libbcc,
+// stores the compile cache entry under $SWIFTBCC_CACHE_DIR and exits (0: stored, 70: the
+// compile failed, its output on stderr; 71/72: nothing stored, the caller compiles itself).
+// A crash of clang or LLVM ends only this process.
+import Glibc
+@_spi(CompileChild) import SwiftBCC
+
+exit(BPF.compileChildMain())
