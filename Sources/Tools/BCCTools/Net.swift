@@ -17,7 +17,7 @@ public enum InetText {
         var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         let ok = raw.withUnsafeBytes { src in inet_ntop(AF_INET6, src.baseAddress, &out, socklen_t(out.count)) }
         guard ok != nil else { return "?" }
-        return String(cString: out)
+        return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// A comma-separated port list (`-L 80,81`): the ports, or a usage error naming the option.
