@@ -91,7 +91,8 @@ extension KernelSuite {
 
         static let examples = ["HelloWorld", "HelloMap", "HelloTail", "BiteHist", "HelloBuffer", "HelloPerfOutput",
                                "HelloRingBuffer", "StrlenCount"]
-        static let tools = ["execsnoop", "opensnoop", "exitsnoop", "killsnoop", "syncsnoop", "statsnoop", "syscount"]
+        static let tools = ["execsnoop", "opensnoop", "exitsnoop", "killsnoop", "syncsnoop", "statsnoop", "syscount",
+                            "tcplife", "tcpconnect", "gethostlatency", "bashreadline"]
 
         @Test("every example leaves no program, map, link or probe event behind, whatever ends it",
               arguments: examples, Exit.allCases)

@@ -17,7 +17,7 @@ public enum InetText {
         var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         let ok = raw.withUnsafeBytes { src in inet_ntop(AF_INET6, src.baseAddress, &out, socklen_t(out.count)) }
         guard ok != nil else { return "?" }
-        return String(cString: out)
+        return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// A comma-separated port list (`-L 80,81`): the ports, or a usage error naming the option.
@@ -37,8 +37,10 @@ public enum InetText {
 /// An event's raw bytes read at C struct offsets (for structs with `unsigned __int128` members,
 /// whose 16-byte alignment a Swift struct does not reproduce).
 public struct RawEvent {
+    /// The event's bytes, as the perf buffer callback gets them (valid only during the callback).
     public let bytes: UnsafeRawBufferPointer
 
+    /// A reader of `bytes`.
     public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
     /// The `T` at byte `offset` (zero when the event is too short).

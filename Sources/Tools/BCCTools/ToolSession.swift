@@ -16,7 +16,7 @@ public struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("max-events"), help: .hidden)
     public var maxEvents: Int?
 
-    /// `--attach kfunc|kprobe|tracepoint`: that attach path only.
+    /// `--attach kfunc|kprobe|tracepoint|uprobe`: that attach path only.
     @Option(name: .customLong("attach"), help: .hidden)
     public var attach: AttachKind?
 

@@ -147,8 +147,9 @@ extension KernelSuite {
                     + p(String(listener.port), 20) + " " + p("3", 10) + "\n", "stdout: \(child.stdout)")
         }
 
+        // In the VM lane too: there -d runs beside the kprobe path.
         @Test("-d: the QUERY column has the name a process looked up (getaddrinfo uprobe), localhost or No DNS Query otherwise",
-              .requiresUprobes)
+              .requiresUprobes, .tags(.vmLane))
         func dnsQuery() throws {
             let marker = uniqueMarker("tc")
             let dir = try ToolTest.temporaryDirectory(marker)
@@ -157,7 +158,7 @@ extension KernelSuite {
             let alias = TcpconnectTest.hostsAlias
             var step = 0
             var pids: [Int32] = []
-            let child = try TcpconnectTest.run(["-d", "-P", String(listener.port)], marker: marker + "n") {
+            let child = try TcpconnectTest.run(["-d", "-P", String(listener.port)], marker: marker + "n", timeout: 300) {
                 // Connects by address first (no query cached yet), then by the /etc/hosts name.
                 if step == 0, let a = try? NetWorkload.bashConnect(marker, in: dir, port: listener.port),
                    let b = try? NetWorkload.bashConnect(marker + "2", in: dir, host: "127.0.0.2", port: listener.port),

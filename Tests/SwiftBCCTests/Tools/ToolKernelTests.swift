@@ -137,7 +137,11 @@ extension KernelSuite {
                           ("opensnoop", ["syscall__trace_entry_open", "syscall__trace_entry_openat", "trace_return"], ["-F", "-e"]),
                           ("killsnoop", ["syscall__kill", "do_ret_sys_kill"], []),
                           ("syncsnoop", ["syscall__sync"], []),
-                          ("statsnoop", ["stat_entry", "statx_entry", "trace_return"], ["-p", "1"])])
+                          ("statsnoop", ["stat_entry", "statx_entry", "trace_return"], ["-p", "1"]),
+                          ("tcplife", ["tcplife_set_state"], ["-p", "1", "-L", "80,81", "-D", "443", "-4"]),
+                          ("tcpconnect", ["trace_connect_entry", "trace_connect_v4_return", "trace_connect_v6_return"],
+                           ["-p", "1", "-u", "0", "-P", "80,443", "-6"]),
+                          ("tcpconnect", ["trace_connect_entry", "trace_connect_v4_return", "trace_connect_v6_return"], ["-c"])])
         func kprobePrograms(tool: String, functions: [String], extra: [String]) throws {
             let b = try BPF(text: try Self.program(tool, "kprobe", extra))
             defer { b.cleanup() }
@@ -170,7 +174,9 @@ extension KernelSuite {
             #expect(none.status == 1)
             #expect(none.stderr.contains("exitsnoop: --attach kprobe: this tool has no kprobe attach path; it has tracepoint."),
                     "stderr: \(none.stderr)")
-            try ToolTest.expectUsageError("syscount", ["--attach", "uprobe"])
+            try ToolTest.expectUsageError("syscount", ["--attach", "usdt"])
+            let uprobe = try ToolTest.run(try examplePath("syscount"), ["--attach", "uprobe"])
+            #expect(uprobe.status == 1 && uprobe.stderr.contains("this tool has no uprobe attach path"), "stderr: \(uprobe.stderr)")
         }
     }
 }
