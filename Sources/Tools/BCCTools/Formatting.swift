@@ -4,12 +4,15 @@ import Glibc
 
 /// `s` left-aligned in `width` columns (`%-16s`, Python's `str.ljust`); never truncated.
 public func pad(_ s: String, _ width: Int) -> String {
-    s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+    // Python pads by code points; counting scalars is also cheaper than counting Characters.
+    let n = s.unicodeScalars.count
+    return n >= width ? s : s + String(repeating: " ", count: width - n)
 }
 
 /// `s` right-aligned in `width` columns (`%4s`); never truncated.
 public func padLeft(_ s: String, _ width: Int) -> String {
-    s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
+    let n = s.unicodeScalars.count
+    return n >= width ? s : String(repeating: " ", count: width - n) + s
 }
 
 /// printf-style formatting of numbers: `cformat("%-14.9f", x)`, `cformat("%08o", flags)`.

@@ -43,7 +43,9 @@ public struct RawEvent {
     /// A reader of `bytes`.
     public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-    /// The `T` at byte `offset` (zero when the event is too short).
+    /// The `T` at byte `offset` (zero when the event is too short). Inlinable: specialized in
+    /// the tool, not a generic call per field.
+    @inlinable
     public func load<T: FixedWidthInteger>(_ offset: Int, as type: T.Type) -> T {
         guard offset + MemoryLayout<T>.size <= bytes.count else { return 0 }
         return bytes.loadUnaligned(fromByteOffset: offset, as: T.self)
@@ -57,8 +59,9 @@ public struct RawEvent {
 
     /// A NUL-terminated C string in a `char[count]` at `offset`, bytes that are not UTF-8 replaced.
     public func text(_ offset: Int, _ count: Int) -> String {
-        let b = slice(offset, count)
-        let end = b.firstIndex(of: 0) ?? b.count
-        return String(decoding: b[0..<end], as: UTF8.self)
+        guard offset < bytes.count else { return "" }
+        let field = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + count)])
+        let end = field.firstIndex(of: 0) ?? field.count
+        return String(decoding: UnsafeRawBufferPointer(rebasing: field[0..<end]), as: UTF8.self)
     }
 }

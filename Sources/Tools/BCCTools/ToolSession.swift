@@ -114,7 +114,8 @@ public final class ToolSession {
         while signal == nil {
             let left = min(end, deadline ?? end) - TimeFormat.monotonicSeconds()
             if left <= 0 { break }
-            usleep(UInt32(min(left, 0.05) * 1_000_000))
+            // A stop signal's handler interrupts the sleep; the slice bounds a missed one.
+            usleep(UInt32(min(left, 0.5) * 1_000_000))
         }
         return !isDone
     }
