@@ -52,6 +52,38 @@ func withFreshCompileCache<T>(_ body: (_ root: String) throws -> T) throws -> T 
     return try body(root)
 }
 
+/// A HelloMap child looked at once its program is loaded and attached (a bpf-prog fd and the
+/// tracepoint's perf event fd; its stdout, a file, is block-buffered, so not its output): its
+/// memory map and peak RSS then. It is stopped with SIGINT and must exit 0 having printed.
+struct HelloMapSnapshot {
+    var maps: String
+    var peakKiB: Int
+
+    static func take(_ environment: [String: String]) throws -> HelloMapSnapshot {
+        let child = try Child(try examplePath("HelloMap"), ["--duration", "60", "--interval", "0.2"], environment: environment)
+        let pid = child.process.processIdentifier
+        func attached() -> Bool {
+            let dir = "/proc/\(pid)/fd"
+            let links = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap { FileIO.readLink(dir + "/" + $0) }
+            return links.contains("anon_inode:bpf-prog") && links.contains { $0.contains("perf_event") || $0.contains("bpf_link") }
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while child.process.isRunning && Date() < deadline && !attached() { usleep(20_000) }
+        #expect(attached(), "HelloMap did not attach: \(child.stderr)")
+        let maps = FileIO.read("/proc/\(pid)/maps") ?? ""
+        let status = FileIO.read("/proc/\(pid)/status") ?? ""
+        let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+            .flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        usleep(300_000)  // at least one print of the counts
+        kill(pid, SIGINT)
+        #expect(child.wait(timeout: 30) == 0, "stderr: \(child.stderr)")
+        // "ID 0: n" once a clone() happened, "No entries yet" before.
+        #expect(child.stdout.contains("ID ") || child.stdout.contains("No entries yet"),
+                "nothing printed: \(child.stdout.suffix(300)) \(child.stderr)")
+        return HelloMapSnapshot(maps: maps, peakKiB: hwm)
+    }
+}
+
 func cacheEntries(_ root: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: root + "/bpf")) ?? []).filter { $0.hasSuffix(".entry") }.sorted()
 }
@@ -493,33 +525,8 @@ extension KernelSuite {
         @Test("a warm start maps no libbcc compiler (LLVM), and its peak RSS is under half a cold start's")
         func warmStartMapsNoCompiler() throws {
             try withFreshCompileCache { root in
-                // HelloMap once cold (compiles, stores the entry) and once warm; each is looked
-                // at once its program is loaded and attached (a bpf-prog fd and the tracepoint's
-                // perf event fd: its stdout, a file, is block-buffered), then stopped with SIGINT.
-                func run() throws -> (maps: String, peakKiB: Int, stdout: String) {
-                    let child = try Child(try examplePath("HelloMap"), ["--duration", "60", "--interval", "0.2"],
-                                          environment: ["SWIFTBCC_CACHE_DIR": root])
-                    let pid = child.process.processIdentifier
-                    func attached() -> Bool {
-                        let dir = "/proc/\(pid)/fd"
-                        let links = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap { FileIO.readLink(dir + "/" + $0) }
-                        return links.contains("anon_inode:bpf-prog") && links.contains { $0.contains("perf_event") || $0.contains("bpf_link") }
-                    }
-                    let deadline = Date().addingTimeInterval(60)
-                    while child.process.isRunning && Date() < deadline && !attached() { usleep(20_000) }
-                    #expect(attached(), "HelloMap did not attach: \(child.stderr)")
-                    let maps = FileIO.read("/proc/\(pid)/maps") ?? ""
-                    let status = FileIO.read("/proc/\(pid)/status") ?? ""
-                    let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
-                        .flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
-                    usleep(300_000)  // at least one print of the counts
-                    kill(pid, SIGINT)
-                    #expect(child.wait(timeout: 30) == 0, "stderr: \(child.stderr)")
-                    // "ID 0: n" once a clone() happened, "No entries yet" before.
-                    #expect(child.stdout.contains("ID ") || child.stdout.contains("No entries yet"),
-                            "nothing printed: \(child.stdout.suffix(300)) \(child.stderr)")
-                    return (maps, hwm, child.stdout)
-                }
+                // HelloMap once cold (compiles, stores the entry) and once warm.
+                func run() throws -> HelloMapSnapshot { try HelloMapSnapshot.take(["SWIFTBCC_CACHE_DIR": root]) }
                 let cold = try run()
                 #expect(cacheEntries(root).count == 1)
                 let warm = try run()
@@ -603,21 +610,7 @@ extension KernelSuite {
         func childColdStartMapsNoCompiler() throws {
             try withFreshCompileCache { root in
                 func run(_ env: [String: String]) throws -> String {
-                    let child = try Child(try examplePath("HelloMap"), ["--duration", "60", "--interval", "0.2"],
-                                          environment: env.merging(["SWIFTBCC_CACHE_DIR": root]) { $1 })
-                    let pid = child.process.processIdentifier
-                    func attached() -> Bool {
-                        let dir = "/proc/\(pid)/fd"
-                        let links = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap { FileIO.readLink(dir + "/" + $0) }
-                        return links.contains("anon_inode:bpf-prog") && links.contains { $0.contains("perf_event") || $0.contains("bpf_link") }
-                    }
-                    let deadline = Date().addingTimeInterval(60)
-                    while child.process.isRunning && Date() < deadline && !attached() { usleep(20_000) }
-                    #expect(attached(), "HelloMap did not attach: \(child.stderr)")
-                    let maps = FileIO.read("/proc/\(pid)/maps") ?? ""
-                    kill(pid, SIGINT)
-                    #expect(child.wait(timeout: 30) == 0, "stderr: \(child.stderr)")
-                    return maps
+                    try HelloMapSnapshot.take(env.merging(["SWIFTBCC_CACHE_DIR": root]) { $1 }).maps
                 }
                 let viaChild = try run(["SWIFTBCC_COMPILE_CHILD": "1"])
                 #expect(!viaChild.contains("/libbcc.so"), "the cold start compiled in process")

@@ -149,6 +149,16 @@ extension KernelSuite {
             }
             #expect(try perf.consume(as: TestEvent.self) { _, e in perfSeen.append(e.seq) } == 3)
             #expect(perfSeen == (0..<10).map { Int32($0) })
+
+            // A handler that closes its reader: the close waits for consume to return, after
+            // that sample; the reader is closed then and the table free.
+            onCPU(0) { src.fire(3, from: 10) }
+            #expect(try ring.consume { _ in ring.close() } == 1)
+            #expect(throws: BPFError.self) { try ring.consume { _ in } }
+            #expect(try perf.consume { _, _ in perf.close() } == 1)
+            #expect(throws: BPFError.self) { try perf.consume { _, _ in } }
+            let again = try b["direct_ring"].ringBufferReader()
+            #expect(try again.consume { _ in } == 2, "the two samples after the one handled are still in the ring")
         }
 
         @Test("poll waits for samples, times out, returns at once after cleanup; readers reserve their tables until closed; typed errors")

@@ -119,7 +119,7 @@ extension KernelSuite {
             let status = child.wait(timeout: 30)
             #expect(status != nil && status != 0)
             #expect(child.stderr.contains("Unknown path(s) nope"), "\(child.stderr)")
-            #expect(child.stderr.contains("perf-typed, perf-raw, perf-dynamic, perf-typed-vars, ring-typed, ring-raw, ring-dynamic, ring-typed-vars, python, c"))
+            #expect(child.stderr.contains("perf-typed, perf-raw, perf-dynamic, perf-typed-vars, perf-direct, ring-typed, ring-raw, ring-dynamic, ring-typed-vars, ring-direct, python, c"))
         }
     }
 }

@@ -16,6 +16,8 @@ enum CompileChild {
     static let compileFailed: Int32 = 70
     static let notStored: Int32 = 71
     static let setupFailed: Int32 = 72
+    /// Seconds a compile child may run (a compile that takes longer is taken to hang).
+    static let timeLimit = 600.0
 
     static let enabled = Atomic<Bool>({
         guard let v = getenv("SWIFTBCC_COMPILE_CHILD").map({ String(cString: $0).lowercased() }) else { return false }
@@ -107,9 +109,20 @@ enum CompileChild {
             withCStrings(env) { envp in posix_spawn(&pid, helper, &actions, nil, argv, envp) }
         }
         guard rc == 0 else { return .compileHere("posix_spawn(\(helper)) failed: errno \(rc)") }
+        // Waited for with a deadline: a compile that hangs is stopped, never waited on forever.
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { return .compileHere("waitpid failed") }
+        let deadline = Interrupts.deadline(afterMs: Int(timeLimit * 1000))
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { break }
+            if r < 0 && errno != EINTR { return .compileHere("waitpid failed") }
+            if Interrupts.monotonicMs() >= deadline {
+                kill(pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                throw BPFError.compilerCrashed(source: sourceName, termination: "stopped after \(Int(timeLimit)) s without finishing",
+                                               diagnostics: readAll(output))
+            }
+            usleep(1000)
         }
         let text = readAll(output)
         let exited = status & 0x7f == 0

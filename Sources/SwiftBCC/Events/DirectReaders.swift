@@ -39,6 +39,9 @@ public final class RingBufferReader {
     @usableFromInline let data: UnsafeRawPointer
     @usableFromInline let mask: UInt64
     @usableFromInline var isClosed = false
+    /// Set while `consume` runs: a `close()` from the handler waits until it returns.
+    @usableFromInline var isConsuming = false
+    @usableFromInline var closeRequested = false
     /// The table's name.
     public let table: String
     private let mapFD: Int32
@@ -48,22 +51,8 @@ public final class RingBufferReader {
 
     init(table: Table) throws {
         try table.requireKind(.ringBuf, "RingBuf (BPF_RINGBUF_OUTPUT)")
-        let bpf = try table.liveBPF()
+        let (bpf, fd) = try table.reserveForDirectReader("ring buffer reader")
         let name = table.name
-        let fd = try bpf.state.withLock { _ throws -> Int32 in
-            let fd = fcntl(try table.liveFD(), F_DUPFD_CLOEXEC, 0)
-            guard fd >= 0 else {
-                throw BPFError.systemCall(name: "fcntl(F_DUPFD_CLOEXEC)", errno: .current,
-                                          detail: "could not duplicate the fd of ring buffer \(name)")
-            }
-            do {
-                try bpf.eventReaders.reserveDirect(name, what: "ring buffer reader")
-            } catch {
-                Glibc.close(fd)
-                throw error
-            }
-            return fd
-        }
         let page = Int(getpagesize())
         let size = table.maxEntries
         func fail(_ call: String) -> BPFError {
@@ -97,9 +86,14 @@ public final class RingBufferReader {
     deinit { close() }
 
     /// Unmaps the ring and releases the table (another reader or `openRingBuffer` may open it
-    /// then). Idempotent; `consume` and `poll` throw `.closed` afterwards.
+    /// then). Idempotent; `consume` and `poll` throw `.closed` afterwards. Called from the
+    /// handler, it takes effect when `consume` returns (after the sample being handled).
     public func close() {
         guard !isClosed else { return }
+        if isConsuming {
+            closeRequested = true
+            return
+        }
         isClosed = true
         munmap(consumerMapping, Int(getpagesize()))
         munmap(producerMapping.0, producerMapping.1)
@@ -117,7 +111,12 @@ public final class RingBufferReader {
     /// - Throws: `.closed` after ``close()``, and what `body` throws.
     @inlinable @discardableResult
     public func consume(_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
-        if isClosed { throw BPFError.closed }
+        if isClosed || closeRequested { throw BPFError.closed }
+        isConsuming = true
+        defer {
+            isConsuming = false
+            if closeRequested { close() }
+        }
         var count = 0
         // Only this reader writes the consumer position.
         var position = consumerPosition.pointee.load(ordering: .relaxed)
@@ -132,6 +131,8 @@ public final class RingBufferReader {
                 let size = length & ~(Self.busyBit | Self.discardBit)
                 position &+= (UInt64(size) &+ 8 &+ 7) & ~7
                 if length & Self.discardBit == 0 {
+                    // The handler closed the reader: stop before the next sample.
+                    if closeRequested { return count }
                     do {
                         try body(UnsafeRawBufferPointer(start: header + 8, count: Int(size)))
                     } catch {
@@ -238,6 +239,9 @@ public final class PerfBufferReader {
     /// 65535 bytes: its header's size is a u16).
     @usableFromInline let scratch: UnsafeMutableRawPointer
     @usableFromInline var isClosed = false
+    /// Set while `consume` runs: a `close()` from a handler waits until it returns.
+    @usableFromInline var isConsuming = false
+    @usableFromInline var closeRequested = false
     @usableFromInline var lostCount: UInt64 = 0
     /// Samples the kernel reported lost (its rings were full), over the reader's life.
     public var lostSamples: UInt64 { lostCount }
@@ -264,22 +268,8 @@ public final class PerfBufferReader {
         guard wakeupEvents >= 1, wakeupEvents <= Int(Int32.max) else {
             throw BPFError.invalidArgument("wakeupEvents must be between 1 and \(Int32.max), not \(wakeupEvents).")
         }
-        let bpf = try table.liveBPF()
+        let (bpf, fd) = try table.reserveForDirectReader("perf buffer reader")
         let name = table.name
-        let fd = try bpf.state.withLock { _ throws -> Int32 in
-            let fd = fcntl(try table.liveFD(), F_DUPFD_CLOEXEC, 0)
-            guard fd >= 0 else {
-                throw BPFError.systemCall(name: "fcntl(F_DUPFD_CLOEXEC)", errno: .current,
-                                          detail: "could not duplicate the fd of perf buffer \(name)")
-            }
-            do {
-                try bpf.eventReaders.reserveDirect(name, what: "perf buffer reader")
-            } catch {
-                Glibc.close(fd)
-                throw error
-            }
-            return fd
-        }
         let page = Int(getpagesize())
         var opened = ContiguousArray<Ring>()
         func undo() {
@@ -345,9 +335,14 @@ public final class PerfBufferReader {
     }
 
     /// Removes the perf events from the table, disables, unmaps and closes them, and releases
-    /// the table. Idempotent; `consume` and `poll` throw `.closed` afterwards.
+    /// the table. Idempotent; `consume` and `poll` throw `.closed` afterwards. Called from a
+    /// handler, it takes effect when `consume` returns (after the record being handled).
     public func close() {
         guard !isClosed else { return }
+        if isConsuming {
+            closeRequested = true
+            return
+        }
         isClosed = true
         Self.close(rings, mapFD: mapFD)
         Glibc.close(mapFD)
@@ -363,7 +358,12 @@ public final class PerfBufferReader {
     @inlinable @discardableResult
     public func consume(lost: ((Int, UInt64) throws -> Void)? = nil,
                         _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws -> Int {
-        if isClosed { throw BPFError.closed }
+        if isClosed || closeRequested { throw BPFError.closed }
+        isConsuming = true
+        defer {
+            isConsuming = false
+            if closeRequested { close() }
+        }
         var count = 0
         for ring in rings {
             let head = (ring.base + Self.headOffset).assumingMemoryBound(to: Atomic<UInt64>.self)
@@ -375,6 +375,8 @@ public final class PerfBufferReader {
                 let written = head.pointee.load(ordering: .acquiring)
                 if tail == written { break }
                 while tail != written {
+                    // A handler closed the reader: stop before the next record.
+                    if closeRequested { break }
                     let offset = Int(tail & mask)
                     // Records are 8-byte aligned in a ring of whole pages: a header never wraps.
                     var record = ring.data + offset
@@ -408,6 +410,7 @@ public final class PerfBufferReader {
                     }
                 }
                 tailPointer.pointee.store(tail, ordering: .releasing)
+                if closeRequested { return count }
             }
         }
         return count
@@ -484,6 +487,27 @@ public final class PerfBufferReader {
 }
 
 extension Table {
+    /// Reserves the table for a direct reader (`what`, for the error) and duplicates its fd,
+    /// under the `BPF`'s lock: the reader owns the duplicate.
+    func reserveForDirectReader(_ what: String) throws -> (BPF, Int32) {
+        let bpf = try liveBPF()
+        let fd = try bpf.state.withLock { _ throws -> Int32 in
+            let fd = fcntl(try liveFD(), F_DUPFD_CLOEXEC, 0)
+            guard fd >= 0 else {
+                throw BPFError.systemCall(name: "fcntl(F_DUPFD_CLOEXEC)", errno: .current,
+                                          detail: "could not duplicate the fd of table \(name) for a \(what)")
+            }
+            do {
+                try bpf.eventReaders.reserveDirect(name, what: what)
+            } catch {
+                Glibc.close(fd)
+                throw error
+            }
+            return fd
+        }
+        return (bpf, fd)
+    }
+
     /// A ``RingBufferReader`` on this `BPF_RINGBUF_OUTPUT` table: the ring mapped into this
     /// process and read by inlinable Swift code instead of a callback per sample.
     /// - Throws: `.wrongTableKind` unless this is a RingBuf table, `.invalidArgument` when it is

@@ -16,7 +16,7 @@ extension KernelSuite {
         @Test("a bad flag value is a usage error (exit 64); -d of a missing disk prints Python's line and exits 1")
         func badValue() throws {
             try ToolTest.expectUsageError("biosnoop", ["-d"])
-            try ToolTest.expectUsageError("biosnoop", ["--attach", "uprobe"])
+            try ToolTest.expectUsageError("biosnoop", ["--attach", "usdt"])
             try ToolTest.expectUsageError("biosnoop", ["extra"])
             let out = try ToolTest.run(try examplePath("biosnoop"), ["-d", "nosuchdisk"])
             #expect(out.status == 1, "stderr: \(out.stderr)")
