@@ -177,24 +177,15 @@ public final class RingBufferReader {
         if isClosed { throw BPFError.closed }
         let hasData = producerPosition.pointee.load(ordering: .acquiring) != consumerPosition.pointee.load(ordering: .relaxed)
         if hasData || timeout == 0 { return hasData }
-        guard let bpf, !bpf.isClosed else { return false }
-        let fds: ContiguousArray<Int32> = [mapFD]
-        return try Interrupts.waiting(or: false) {
-            try EventWait.wait(fds: fds, wake: (bpf.eventReaders.wake.fd, -1), timeoutMs: timeout) { _ in } == .ready
-        }
+        return try DirectReading.wait(for: [mapFD], of: bpf, timeout: timeout)
     }
 
-    /// The event type checked last: a reader is read as one type, checked once.
     private var checkedType: ObjectIdentifier?
 
-    /// Checks `T`'s size against the table's C struct once (after the `BPF`'s cleanup there is
-    /// no table to check against, and `loadEvent` still checks each sample's size).
+    /// Checks `T`'s size against the table's C struct once (`DirectReading.check`).
     @usableFromInline
     func checkEventType<T>(_ type: T.Type) throws {
-        let id = ObjectIdentifier(T.self)
-        guard checkedType != id, let bpf, !bpf.isClosed else { return }
-        try bpf.table(table).checkEventType(T.self)
-        checkedType = id
+        try DirectReading.check(T.self, table, of: bpf, last: &checkedType)
     }
 }
 
@@ -460,11 +451,8 @@ public final class PerfBufferReader {
     func waitForSamples(timeout: Int) throws -> Bool {
         if isClosed { throw BPFError.closed }
         if hasRecords { return true }
-        guard timeout != 0, let bpf, !bpf.isClosed else { return false }
-        let fds = pollFDs
-        return try Interrupts.waiting(or: false) {
-            try EventWait.wait(fds: fds, wake: (bpf.eventReaders.wake.fd, -1), timeoutMs: timeout) { _ in } == .ready
-        }
+        guard timeout != 0 else { return false }
+        return try DirectReading.wait(for: pollFDs, of: bpf, timeout: timeout)
     }
 
     @usableFromInline
@@ -472,17 +460,34 @@ public final class PerfBufferReader {
         passOnLibbccOutput("Possibly lost \(n) samples\n")
     }
 
-    /// The event type checked last: a reader is read as one type, checked once.
     private var checkedType: ObjectIdentifier?
 
-    /// Checks `T`'s size against the table's C struct once (after the `BPF`'s cleanup there is
-    /// no table to check against, and `loadEvent` still checks each sample's size).
+    /// Checks `T`'s size against the table's C struct once (`DirectReading.check`).
     @usableFromInline
     func checkEventType<T>(_ type: T.Type) throws {
+        try DirectReading.check(T.self, table, of: bpf, last: &checkedType)
+    }
+}
+
+/// What the two direct readers share besides the table reservation.
+enum DirectReading {
+    /// Waits until one of `fds` is readable: false on timeout, on the `BPF`'s cleanup (or when it
+    /// is gone) and on a stop signal (as `ringBufferPoll` and `perfBufferPoll` return then).
+    static func wait(for fds: ContiguousArray<Int32>, of bpf: BPF?, timeout: Int) throws -> Bool {
+        guard let bpf, !bpf.isClosed else { return false }
+        return try Interrupts.waiting(or: false) {
+            try EventWait.wait(fds: fds, wake: (bpf.eventReaders.wake.fd, -1), timeoutMs: timeout) { _ in } == .ready
+        }
+    }
+
+    /// Checks `T`'s size against `table`'s C struct unless `last` says `T` was checked already;
+    /// a reader is read as one type. After the `BPF`'s cleanup there is no table to check against
+    /// (and `loadEvent` still checks each sample's size).
+    static func check<T>(_ type: T.Type, _ table: String, of bpf: BPF?, last: inout ObjectIdentifier?) throws {
         let id = ObjectIdentifier(T.self)
-        guard checkedType != id, let bpf, !bpf.isClosed else { return }
+        guard last != id, let bpf, !bpf.isClosed else { return }
         try bpf.table(table).checkEventType(T.self)
-        checkedType = id
+        last = id
     }
 }
 
