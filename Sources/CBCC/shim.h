@@ -40,6 +40,8 @@ struct swiftbcc_libbcc {
     // 1 when libbcc.so.0 was opened with RTLD_DEEPBIND (its own copies of the functions it
     // shares with libbcc_bpf, and its own C++ globals); 0 under a sanitizer, which refuses it.
     int deep_bound;
+    // dlopen's handle (never closed).
+    void *handle;
 };
 
 // Opens `path` (libbcc.so.0) and fills `api`: 0, or -1 with what failed in `error`.
@@ -65,7 +67,83 @@ static inline int swiftbcc_libbcc_open(const char *path, struct swiftbcc_libbcc 
     SWIFTBCC_LIBBCC_FUNCTIONS(SWIFTBCC_RESOLVE)
 #undef SWIFTBCC_RESOLVE
     api->deep_bound = deep;
+    api->handle = handle;
     return 0;
+}
+
+#include <elf.h>
+#include <link.h>
+#include <sys/mman.h>
+#ifndef RTLD_DI_LINKMAP  // <dlfcn.h> declares dlinfo only with _GNU_SOURCE
+#define RTLD_DI_LINKMAP 2
+extern int dlinfo(void *handle, int request, void *arg);
+#endif
+#include <string.h>
+#include <unistd.h>
+
+// glibc relocates the pointers of a loaded object's dynamic section in place; an unrelocated
+// one (smaller than the load address) is relative to it.
+static inline uintptr_t swiftbcc_dyn_address(ElfW(Addr) base, ElfW(Addr) value) {
+    return value < base ? base + value : value;
+}
+
+// The object's read-only-after-relocation range (PT_GNU_RELRO), read from its program headers,
+// which the first PT_LOAD maps at the load address with the ELF header; 0, 0 when it has none.
+static inline void swiftbcc_relro_range(ElfW(Addr) base, uintptr_t *start, uintptr_t *end) {
+    *start = 0;
+    *end = 0;
+    const ElfW(Ehdr) *header = (const ElfW(Ehdr) *)base;
+    if (memcmp(header->e_ident, ELFMAG, SELFMAG) != 0) return;
+    const ElfW(Phdr) *phdrs = (const ElfW(Phdr) *)(base + header->e_phoff);
+    for (ElfW(Half) i = 0; i < header->e_phnum; i++) {
+        if (phdrs[i].p_type == PT_GNU_RELRO) {
+            *start = base + phdrs[i].p_vaddr;
+            *end = *start + phdrs[i].p_memsz;
+        }
+    }
+}
+
+// Points the PLT slot through which the object opened as `handle` calls the function `symbol`
+// (its own exported function or an imported one) at `replacement`, and returns what the slot
+// held, or NULL when the object has no such slot (then nothing changed). The slot must be bound
+// already (RTLD_NOW). A slot inside the object's read-only-after-relocation part (full RELRO)
+// is made writable for the store and read-only again after it.
+static inline void *swiftbcc_replace_plt_slot(void *handle, const char *symbol, void *replacement) {
+    struct link_map *map = NULL;
+    if (handle == NULL || dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || map == NULL) return NULL;
+    ElfW(Addr) base = map->l_addr;
+    const ElfW(Sym) *symtab = NULL;
+    const char *strtab = NULL;
+    const ElfW(Rela) *relocations = NULL;
+    size_t size = 0;
+    ElfW(Sxword) kind = 0;
+    for (const ElfW(Dyn) *d = map->l_ld; d->d_tag != DT_NULL; d++) {
+        switch (d->d_tag) {
+        case DT_SYMTAB: symtab = (const ElfW(Sym) *)swiftbcc_dyn_address(base, d->d_un.d_ptr); break;
+        case DT_STRTAB: strtab = (const char *)swiftbcc_dyn_address(base, d->d_un.d_ptr); break;
+        case DT_JMPREL: relocations = (const ElfW(Rela) *)swiftbcc_dyn_address(base, d->d_un.d_ptr); break;
+        case DT_PLTRELSZ: size = d->d_un.d_val; break;
+        case DT_PLTREL: kind = (ElfW(Sxword))d->d_un.d_val; break;
+        default: break;
+        }
+    }
+    if (symtab == NULL || strtab == NULL || relocations == NULL || kind != DT_RELA) return NULL;
+    for (size_t i = 0; i < size / sizeof(ElfW(Rela)); i++) {
+        const ElfW(Rela) *r = &relocations[i];
+        if (ELF64_R_TYPE(r->r_info) != R_X86_64_JUMP_SLOT) continue;
+        if (strcmp(strtab + symtab[ELF64_R_SYM(r->r_info)].st_name, symbol) != 0) continue;
+        void **slot = (void **)(base + r->r_offset);
+        uintptr_t relroStart, relroEnd;
+        swiftbcc_relro_range(base, &relroStart, &relroEnd);
+        int readOnly = (uintptr_t)slot >= relroStart && (uintptr_t)slot < relroEnd;
+        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+        void *start = (void *)((uintptr_t)slot & ~(page - 1));
+        if (readOnly && mprotect(start, page, PROT_READ | PROT_WRITE) != 0) return NULL;
+        void *previous = __atomic_exchange_n(slot, replacement, __ATOMIC_SEQ_CST);
+        if (readOnly) mprotect(start, page, PROT_READ);
+        return previous;
+    }
+    return NULL;
 }
 
 #include <linux/bpf.h>

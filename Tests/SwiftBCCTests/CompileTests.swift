@@ -19,6 +19,46 @@ extension KernelSuite {
             #expect(try !b.dumpFunction("second").isEmpty)
         }
 
+        @Test("libbcc's kernel-symbol scan, answered by the shortcut, compiles what its full /proc/kallsyms scan compiles")
+        func kallsymsShortcut() throws {
+            // The front end picks bpf_probe_read_{user,kernel} or bpf_probe_read from kallsyms;
+            // a wrong answer turns helpers 112-114 into 4 and 45, and the bytes differ.
+            let text = """
+                #include <uapi/linux/ptrace.h>
+                int probe(struct pt_regs *ctx) {
+                    char buf[16] = {};
+                    u64 v = 0;
+                    bpf_probe_read_user(&v, sizeof(v), (void *)PT_REGS_PARM1(ctx));
+                    bpf_probe_read_user_str(buf, sizeof(buf), (void *)PT_REGS_PARM2(ctx));
+                    bpf_probe_read_kernel(&v, sizeof(v), (void *)PT_REGS_PARM3(ctx));
+                    return (int)v + buf[0];
+                }
+                """
+            let answered = KallsymsShortcut.answered.load(ordering: .relaxed)
+            let a = try BPF(text: text, cache: false)
+            defer { a.cleanup() }
+            let shortcut = try a.dumpFunction("probe")
+            #expect(Compiler.installedKallsymsShortcut, "libbcc.so.0 has no PLT slot for bcc_procutils_each_ksym")
+            #expect(KallsymsShortcut.answered.load(ordering: .relaxed) > answered)
+            #expect(KallsymsShortcut.found?.map(\.name).sorted() == KallsymsShortcut.names.sorted(),
+                    "this kernel lists both helpers in /proc/kallsyms")
+
+            KallsymsShortcut.active.store(false, ordering: .relaxed)
+            defer { KallsymsShortcut.active.store(true, ordering: .relaxed) }
+            let passedOn = KallsymsShortcut.passedOn.load(ordering: .relaxed)
+            let b = try BPF(text: text, cache: false)
+            defer { b.cleanup() }
+            let full = try b.dumpFunction("probe")
+            #expect(KallsymsShortcut.passedOn.load(ordering: .relaxed) > passedOn)
+            #expect(shortcut == full)
+            // Helper calls (opcode 0x85, src 0) name the new helpers: 112, 113, 114.
+            let helpers = stride(from: 0, to: shortcut.count, by: 8).compactMap { i -> Int32? in
+                guard shortcut[i] == 0x85, shortcut[i + 1] >> 4 == 0 else { return nil }
+                return shortcut[(i + 4)..<(i + 8)].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+            }
+            #expect(Set(helpers).isSuperset(of: [112, 113, 114]), "helpers called: \(helpers)")
+        }
+
         @Test("a compile error throws clang's diagnostics, shown only through the error")
         func compileError() throws {
             let (result, stderrText) = capturingStderr { () -> Result<BPF, Error> in

@@ -31,6 +31,8 @@ enum Compiler {
     // Set once the table is filled, so `api` reads it without the lock afterwards.
     private static let opened = Atomic<Bool>(false)
     nonisolated(unsafe) private static var table = swiftbcc_libbcc()
+    /// Whether libbcc's kernel-symbol scan at each compile is answered by ``KallsymsShortcut``.
+    nonisolated(unsafe) static var installedKallsymsShortcut = false
 
     /// Opens libbcc.so.0 once (later calls return at once, or throw the first failure again).
     static func open() throws(BPFError) {
@@ -50,6 +52,7 @@ enum Compiler {
                     return .compilerUnavailable(library: path, detail: detail)
                 }
                 table = api
+                installedKallsymsShortcut = KallsymsShortcut.install(handle: api.handle)
                 s = .open
                 opened.store(true, ordering: .releasing)
                 return nil
