@@ -111,8 +111,14 @@ struct Gethostlatency: ParsableCommand {
 
         let session = ToolSession(tool: "gethostlatency", maxEvents: common.maxEvents)
         try b["events"].openPerfBuffer(of: Event.self) { _, e in
-            session.row("\(pad(TimeFormat.now(), 9)) \(pad(String(e.pid), 7)) \(pad(cText(e.comm), 16)) "
-                + cformat("%10.2f ", Double(e.delta) / 1_000_000) + cText(e.host))
+            // Python's "%-9s %-7d %-16s %10.2f %s" % (time, pid, comm, delta / 1e6, host).
+            session.row { r in
+                r.left(9) { $0.clock() }; r.space()
+                r.left(7) { $0.decimal(UInt64(e.pid)) }; r.space()
+                r.left(16) { $0.cString(e.comm) }; r.space()
+                r.right(10) { $0.fixed(e.delta, scale: 6, digits: 2) }; r.space()
+                r.cString(e.host)
+            }
         }
         try session.pollLoop(b)
         b.cleanup()

@@ -267,20 +267,44 @@ struct Tcplife: ParsableCommand {
             + "\(pad("RADDR", 15)) \(pad("RPORT", 5)) \(padLeft("TX_KB", 5)) \(padLeft("RX_KB", 5)) MS"
     }
 
-    /// One session's row (after any time columns), in the layout of `-w`, `-s` or the default.
-    func row(pid: UInt32, comm: String, family: Int, laddr: String, lport: UInt64, raddr: String, rport: UInt64,
-             txKB: UInt64, rxKB: UInt64, ms: Double) -> String {
-        let msText = cformat("%.2f", ms)
+    /// One session's row (after any time columns), in the layout of `-w`, `-s` or the default:
+    /// Python's `%-5d %-10.10s %s%-15s %-5d %-15s %-5d %5d %5d %.2f` and its `-w` and `-s`
+    /// twins, built as bytes. `comm` is the event's `char[16]` at `commOffset`; `address`
+    /// appends one address.
+    func row(_ r: inout RowBuilder, pid: UInt32, event: UnsafeRawBufferPointer, commOffset: Int, family: UInt64,
+             laddr: (inout RowBuilder) -> Void, lport: UInt64, raddr: (inout RowBuilder) -> Void, rport: UInt64,
+             txKB: UInt64, rxKB: UInt64, spanUS: UInt64) {
         if csv {
-            return "\(pid),\(comm),\(family),\(laddr),\(lport),\(raddr),\(rport),\(txKB),\(rxKB),\(msText)"
+            r.decimal(UInt64(pid)); r.byte(0x2c)
+            r.cString(event, at: commOffset, count: 16); r.byte(0x2c)
+            r.decimal(family); r.byte(0x2c)
+            laddr(&r); r.byte(0x2c)
+            r.decimal(lport); r.byte(0x2c)
+            raddr(&r); r.byte(0x2c)
+            r.decimal(rport); r.byte(0x2c)
+            r.decimal(txKB); r.byte(0x2c)
+            r.decimal(rxKB); r.byte(0x2c)
+        } else if wide {
+            r.left(5) { $0.decimal(UInt64(pid)) }; r.space()
+            r.left(16) { $0.cString(event, at: commOffset, count: 16, maxScalars: 16) }; r.space()
+            r.left(2) { $0.decimal(family) }; r.space()
+            r.left(26, laddr); r.space()
+            r.left(5) { $0.decimal(lport) }; r.space()
+            r.left(26, raddr); r.space()
+            r.left(5) { $0.decimal(rport) }; r.space()
+            r.right(6) { $0.decimal(txKB) }; r.space()
+            r.right(6) { $0.decimal(rxKB) }; r.space()
+        } else {
+            r.left(5) { $0.decimal(UInt64(pid)) }; r.space()
+            r.left(10) { $0.cString(event, at: commOffset, count: 16, maxScalars: 10) }; r.space()
+            r.left(15, laddr); r.space()
+            r.left(5) { $0.decimal(lport) }; r.space()
+            r.left(15, raddr); r.space()
+            r.left(5) { $0.decimal(rport) }; r.space()
+            r.right(5) { $0.decimal(txKB) }; r.space()
+            r.right(5) { $0.decimal(rxKB) }; r.space()
         }
-        if wide {
-            return "\(pad(String(pid), 5)) \(pad(String(comm.prefix(16)), 16)) \(pad(String(family), 2)) \(pad(laddr, 26)) "
-                + "\(pad(String(lport), 5)) \(pad(raddr, 26)) \(pad(String(rport), 5)) \(padLeft(String(txKB), 6)) "
-                + "\(padLeft(String(rxKB), 6)) \(msText)"
-        }
-        return "\(pad(String(pid), 5)) \(pad(String(comm.prefix(10)), 10)) \(pad(laddr, 15)) \(pad(String(lport), 5)) "
-            + "\(pad(raddr, 15)) \(pad(String(rport), 5)) \(padLeft(String(txKB), 5)) \(padLeft(String(rxKB), 5)) \(msText)"
+        r.fixed(spanUS, scale: 3, digits: 2)
     }
 
     func run() throws {
@@ -315,27 +339,32 @@ struct Tcplife: ParsableCommand {
         }
         // struct ipv4_data_t: ts_us 0, pid 8, saddr 12, daddr 16, ports 24, rx_b 32, tx_b 40,
         // span_us 48, task 56 (72 bytes).
+        let timed = time || timestamp
         try b["ipv4_events"].openPerfBuffer(pageCount: 64) { _, data in
             let e = RawEvent(data)
             let ports = e.load(24, as: UInt64.self)
-            session.row(prefix(e.load(0, as: UInt64.self)) + row(
-                pid: e.load(8, as: UInt32.self), comm: e.text(56, 16), family: 4,
-                laddr: InetText.ipv4(e.load(12, as: UInt32.self)), lport: ports >> 32,
-                raddr: InetText.ipv4(e.load(16, as: UInt32.self)), rport: ports & 0xffff_ffff,
-                txKB: e.load(40, as: UInt64.self) / 1024, rxKB: e.load(32, as: UInt64.self) / 1024,
-                ms: Double(e.load(48, as: UInt64.self)) / 1000))
+            let saddr = e.load(12, as: UInt32.self), daddr = e.load(16, as: UInt32.self)
+            session.row { r in
+                if timed { r.append(prefix(e.load(0, as: UInt64.self))) }
+                row(&r, pid: e.load(8, as: UInt32.self), event: data, commOffset: 56, family: 4,
+                    laddr: { $0.ipv4(saddr) }, lport: ports >> 32, raddr: { $0.ipv4(daddr) }, rport: ports & 0xffff_ffff,
+                    txKB: e.load(40, as: UInt64.self) / 1024, rxKB: e.load(32, as: UInt64.self) / 1024,
+                    spanUS: e.load(48, as: UInt64.self))
+            }
         }
         // struct ipv6_data_t: ts_us 0, pid 8, saddr 16, daddr 32, ports 48, rx_b 56, tx_b 64,
         // span_us 72, task 80 (96 bytes; the __int128 members are 16-byte aligned).
         try b["ipv6_events"].openPerfBuffer(pageCount: 64) { _, data in
             let e = RawEvent(data)
             let ports = e.load(48, as: UInt64.self)
-            session.row(prefix(e.load(0, as: UInt64.self)) + row(
-                pid: e.load(8, as: UInt32.self), comm: e.text(80, 16), family: 6,
-                laddr: InetText.ipv6(e.slice(16, 16)), lport: ports >> 32,
-                raddr: InetText.ipv6(e.slice(32, 16)), rport: ports & 0xffff_ffff,
-                txKB: e.load(64, as: UInt64.self) / 1024, rxKB: e.load(56, as: UInt64.self) / 1024,
-                ms: Double(e.load(72, as: UInt64.self)) / 1000))
+            let saddr = InetText.ipv6(e.slice(16, 16)), daddr = InetText.ipv6(e.slice(32, 16))
+            session.row { r in
+                if timed { r.append(prefix(e.load(0, as: UInt64.self))) }
+                row(&r, pid: e.load(8, as: UInt32.self), event: data, commOffset: 80, family: 6,
+                    laddr: { $0.append(saddr) }, lport: ports >> 32, raddr: { $0.append(daddr) }, rport: ports & 0xffff_ffff,
+                    txKB: e.load(64, as: UInt64.self) / 1024, rxKB: e.load(56, as: UInt64.self) / 1024,
+                    spanUS: e.load(72, as: UInt64.self))
+            }
         }
         try session.pollLoop(b)
         b.cleanup()

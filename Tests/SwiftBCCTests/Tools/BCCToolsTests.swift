@@ -6,6 +6,68 @@ import Testing
 /// BCCTools' pure logic: formatting, names, program text substitutions, BTF parsing.
 @Suite("BCCTools support library")
 struct BCCToolsTests {
+    @Test("RowBuilder's appends give printf's and Python's %-5d, %5d, %-10.10s, %.2f and dotted IPv4 text")
+    func rowBuilder() {
+        var r = RowBuilder()
+        for v: UInt64 in [0, 7, 10, 99, 12345, UInt64.max] {
+            r.clear(); r.decimal(v)
+            #expect(r.text == String(v))
+        }
+        r.clear(); r.decimal(signed: Int64.min)
+        #expect(r.text == String(Int64.min))
+        // %.2f of us / 1000 and %.6f of us / 1e6, ties (x.xx5) included, against snprintf.
+        var values: [UInt64] = [0, 1, 4, 5, 6, 9, 10, 15, 25, 125, 135, 1005, 1015, 2675, 999_995, 123_456_789, 1 << 53 + 1]
+        var seed: UInt64 = 0x9e37_79b9_7f4a_7c15
+        for _ in 0..<2000 {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            values.append((seed >> 20) % 10_000_000)
+        }
+        for us in values {
+            r.clear(); r.fixed(us, scale: 3, digits: 2)
+            #expect(r.text == cformat("%.2f", Double(us) / 1000), "us \(us)")
+            r.clear(); r.fixed(us, scale: 6, digits: 6)
+            #expect(r.text == cformat("%.6f", Double(us) / 1_000_000), "us \(us)")
+            r.clear(); r.fixed(us, scale: 1, digits: 0)
+            #expect(r.text == cformat("%.0f", Double(us) / 10), "us \(us)")
+        }
+        // Columns count code points and never truncate.
+        r.clear()
+        r.left(5) { $0.decimal(42) }; r.byte(0x7c)
+        r.right(5) { $0.decimal(42) }; r.byte(0x7c)
+        r.left(3) { $0.append("ééé") }; r.byte(0x7c)
+        r.right(2) { $0.decimal(12345) }
+        #expect(r.text == "42   |   42|ééé|12345")
+        #expect(r.text == pad("42", 5) + "|" + padLeft("42", 5) + "|" + pad("ééé", 3) + "|" + padLeft("12345", 2))
+        // A char[16] field: NUL ends it, maxScalars cuts it, bytes that are not UTF-8 are replaced.
+        let event: [UInt8] = Array("abcdefghijkl".utf8) + [0, 0, 0, 0] + Array("é\u{00e8}x".utf8) + [0xff, 0x41, 0]
+        event.withUnsafeBytes { raw in
+            r.clear(); r.cString(raw, at: 0, count: 16)
+            #expect(r.text == "abcdefghijkl")
+            r.clear(); r.cString(raw, at: 0, count: 16, maxScalars: 10)
+            #expect(r.text == "abcdefghij")
+            r.clear(); r.cString(raw, at: 16, count: 16, maxScalars: 3)
+            #expect(r.text == "éèx")
+            r.clear(); r.cString(raw, at: 16, count: 16)
+            #expect(r.text == "éèx\u{fffd}A")
+            r.clear(); r.cString(raw, at: 100, count: 16)
+            #expect(r.text == "")
+        }
+        let comm: InlineArray<16, CChar> = [0x62, 0x61, 0x73, 0x68, 0, 0x78, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        r.clear(); r.cString(comm)
+        #expect(r.text == "bash" && r.text == BCCTools.cText(comm))
+        // The clock is TimeFormat.now()'s text (read around it, in case the second turns).
+        let before = TimeFormat.now()
+        r.clear(); r.clock()
+        let clock = r.text
+        r.clear(); r.clock()
+        #expect(r.text == clock || r.text == TimeFormat.now())
+        #expect(clock == before || clock == TimeFormat.now(), "clock \(clock), TimeFormat.now() \(before)")
+        for raw: UInt32 in [0, 0x0100_007f, 0xffff_ffff, 0x0a0b_0c0d] {
+            r.clear(); r.ipv4(raw)
+            #expect(r.text == InetText.ipv4(raw))
+        }
+    }
+
     @Test("pad/padLeft are %-Ns/%Ns and never truncate; cformat formats numbers as printf")
     func columns() {
         #expect(pad("ab", 5) == "ab   ")
