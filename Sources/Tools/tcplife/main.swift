@@ -284,25 +284,18 @@ struct Tcplife: ParsableCommand {
             r.decimal(rport); r.byte(0x2c)
             r.decimal(txKB); r.byte(0x2c)
             r.decimal(rxKB); r.byte(0x2c)
-        } else if wide {
-            r.left(5) { $0.decimal(UInt64(pid)) }; r.space()
-            r.left(16) { $0.cString(event, at: commOffset, count: 16, maxScalars: 16) }; r.space()
-            r.left(2) { $0.decimal(family) }; r.space()
-            r.left(26, laddr); r.space()
-            r.left(5) { $0.decimal(lport) }; r.space()
-            r.left(26, raddr); r.space()
-            r.left(5) { $0.decimal(rport) }; r.space()
-            r.right(6) { $0.decimal(txKB) }; r.space()
-            r.right(6) { $0.decimal(rxKB) }; r.space()
         } else {
+            // -w: a 2-wide IP column, and wider comm, address and KB columns.
+            let (commWidth, addressWidth, kbWidth) = wide ? (16, 26, 6) : (10, 15, 5)
             r.left(5) { $0.decimal(UInt64(pid)) }; r.space()
-            r.left(10) { $0.cString(event, at: commOffset, count: 16, maxScalars: 10) }; r.space()
-            r.left(15, laddr); r.space()
+            r.left(commWidth) { $0.cString(event, at: commOffset, count: 16, maxScalars: commWidth) }; r.space()
+            if wide { r.left(2) { $0.decimal(family) }; r.space() }
+            r.left(addressWidth, laddr); r.space()
             r.left(5) { $0.decimal(lport) }; r.space()
-            r.left(15, raddr); r.space()
+            r.left(addressWidth, raddr); r.space()
             r.left(5) { $0.decimal(rport) }; r.space()
-            r.right(5) { $0.decimal(txKB) }; r.space()
-            r.right(5) { $0.decimal(rxKB) }; r.space()
+            r.right(kbWidth) { $0.decimal(txKB) }; r.space()
+            r.right(kbWidth) { $0.decimal(rxKB) }; r.space()
         }
         r.fixed(spanUS, scale: 3, digits: 2)
     }
