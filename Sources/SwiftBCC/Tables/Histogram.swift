@@ -23,33 +23,40 @@ public enum Histogram {
         }
         let narrow = idxMax <= 32
         let stars = narrow ? starsMax : starsMax / 2
-        var out = ""
+        var out: [UInt8] = []
         out.reserveCapacity(Swift.max(idxMax, 0) * (narrow ? 80 : 100) + 64)
         if idxMax > 0 {
-            out += narrow ? "     " + ljust(valType, 19) + " : count     distribution\n"
-                          : "               " + ljust(valType, 29) + " : count     distribution\n"
+            append(&out, narrow ? "     " + ljust(valType, 19) + " : count     distribution\n"
+                                : "               " + ljust(valType, 29) + " : count     distribution\n")
         }
         var strip = stripLeadingZero
         if idxMax >= 1 {
+            let w = narrow ? 10 : 20
             for i in 1...idxMax {
-                var low = (Int128(1) << Int128(i)) >> 1
-                let high = (Int128(1) << Int128(i)) - 1
-                if low == high { low -= 1 }
                 let val = vals[i]
                 if strip && val == 0 { continue }
                 strip = false
-                let w = narrow ? 10 : 20
-                appendRight(&out, String(low), w)
-                out += " -> "
-                appendLeft(&out, String(high), w)
-                out += " : "
-                appendLeft(&out, String(val), 8)
-                out += " |"
+                if i <= 64 {
+                    // [2^(i-1), 2^i - 1], slot 1 as [0, 1]: in UInt64 up to slot 64.
+                    let high = i == 64 ? UInt64.max : (UInt64(1) << UInt64(i)) - 1
+                    let low = i == 1 ? 0 : UInt64(1) << UInt64(i - 1)
+                    DecimalBytes.append(0x20, count: w - DecimalBytes.width(low), to: &out)
+                    DecimalBytes.append(low, to: &out)
+                    append(&out, " -> ")
+                    DecimalBytes.append(high, to: &out)
+                    DecimalBytes.append(0x20, count: w - DecimalBytes.width(high), to: &out)
+                } else {
+                    let low = (Int128(1) << Int128(i)) >> 1, high = (Int128(1) << Int128(i)) - 1
+                    append(&out, rjust(String(low), w) + " -> " + ljust(String(high), w))
+                }
+                append(&out, " : ")
+                appendLeft(&out, val, 8)
+                append(&out, " |")
                 appendStars(&out, val, valMax, stars)
-                out += "|\n"
+                append(&out, "|\n")
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The linear histogram of `vals` (`vals[i]` counts value `i`).
@@ -61,25 +68,25 @@ public enum Histogram {
             if v > 0 { idxMax = i }
             if v > valMax { valMax = v }
         }
-        var out = ""
+        var out: [UInt8] = []
         out.reserveCapacity(Swift.max(idxMax + 1, 0) * 80 + 64)
-        if idxMax >= 0 { out += "     " + ljust(valType, 13) + " : count     distribution\n" }
+        if idxMax >= 0 { append(&out, "     " + ljust(valType, 13) + " : count     distribution\n") }
         var strip = stripLeadingZero
         if idxMax >= 0 {
             for i in 0...idxMax {
                 let val = vals[i]
                 if strip && val == 0 { continue }
                 strip = false
-                out += "        "
-                appendLeft(&out, String(i), 10)
-                out += " : "
-                appendLeft(&out, String(val), 8)
-                out += " |"
+                append(&out, "        ")
+                appendLeft(&out, Int64(i), 10)
+                append(&out, " : ")
+                appendLeft(&out, val, 8)
+                append(&out, " |")
                 appendStars(&out, val, valMax, starsMax)
-                out += "|\n"
+                append(&out, "|\n")
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// One histogram as Python's `print_json_hist` prints it: the repr of a Python dict,
@@ -112,42 +119,29 @@ public enum Histogram {
         return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// `s` then spaces to `width` characters (`ljust`), appended in place.
-    static func appendLeft(_ out: inout String, _ s: String, _ width: Int) {
-        out += s
-        appendRun(&out, blanks, width - s.count)
+    /// `s`'s UTF-8, appended.
+    static func append(_ out: inout [UInt8], _ s: String) {
+        var s = s
+        s.withUTF8 { out.append(contentsOf: $0) }
     }
 
-    static let blanks = String(repeating: " ", count: 128)
-    static let starRun = String(repeating: "*", count: 128)
-
-    /// `n` characters of an ASCII `run` (spaces, stars), appended as one copy.
-    static func appendRun(_ out: inout String, _ run: String, _ n: Int) {
-        var n = n
-        while n > 0 {
-            let k = Swift.min(n, 128)
-            out += Substring(run.utf8.prefix(k))
-            n -= k
-        }
-    }
-
-    /// Spaces then `s` to `width` characters (`rjust`), appended in place.
-    static func appendRight(_ out: inout String, _ s: String, _ width: Int) {
-        appendRun(&out, blanks, width - s.count)
-        out += s
+    /// `v` then spaces to `width` characters (`ljust(str(v), width)`), appended in place.
+    static func appendLeft(_ out: inout [UInt8], _ v: Int64, _ width: Int) {
+        DecimalBytes.append(signed: v, to: &out)
+        DecimalBytes.append(0x20, count: width - DecimalBytes.width(signed: v), to: &out)
     }
 
     /// `ljust(starsText(val, valMax, width), width)`, appended in place.
-    static func appendStars(_ out: inout String, _ val: Int64, _ valMax: Int64, _ width: Int) {
+    static func appendStars(_ out: inout [UInt8], _ val: Int64, _ valMax: Int64, _ width: Int) {
         var n = 0
         let x = Double(Int64(width) &* val) / Double(valMax)
         while !(Double(n) > x - 1 || n > width - 1) { n += 1 }
         let plus = val > valMax
         let stars = plus ? Swift.max(n - 1, 0) : n
-        appendRun(&out, starRun, stars)
+        DecimalBytes.append(UInt8(ascii: "*"), count: stars, to: &out)
         var used = stars
-        if plus { out += "+"; used += 1 }
-        appendRun(&out, blanks, width - used)
+        if plus { out.append(UInt8(ascii: "+")); used += 1 }
+        DecimalBytes.append(0x20, count: width - used, to: &out)
     }
 
     /// Python's `_stars(val, val_max, width)`, with its float arithmetic.

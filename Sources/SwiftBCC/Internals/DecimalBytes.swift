@@ -1,0 +1,47 @@
+/// Decimal digits and ASCII runs appended to a byte buffer: the text builders' one number
+/// formatter (the histogram printers here, BCCTools' `RowBuilder`), with no `String` per
+/// number and no `printf`.
+@usableFromInline
+package enum DecimalBytes {
+    /// Appends `v` in decimal (`%d` / `%llu` of an unsigned value).
+    @inlinable
+    package static func append(_ v: UInt64, to storage: inout [UInt8]) {
+        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 32 bytes, up to 20 digits
+        var n = 0
+        var rest = v
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[31 - n] = UInt8(truncatingIfNeeded: rest % 10) + 0x30
+                rest /= 10
+                n += 1
+            } while rest != 0
+            storage.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(32 - n)...]))
+        }
+    }
+
+    /// Appends `v` in decimal (`%d` / `%lld`).
+    @inlinable
+    package static func append(signed v: Int64, to storage: inout [UInt8]) {
+        if v < 0 { storage.append(UInt8(ascii: "-")) }
+        append(v.magnitude, to: &storage)
+    }
+
+    /// The number of characters ``append(_:to:)`` writes for `v`.
+    @inlinable
+    package static func width(_ v: UInt64) -> Int {
+        var n = 1
+        var rest = v
+        while rest >= 10 { rest /= 10; n += 1 }
+        return n
+    }
+
+    /// The number of characters ``append(signed:to:)`` writes for `v`.
+    @inlinable
+    package static func width(signed v: Int64) -> Int { (v < 0 ? 1 : 0) + width(v.magnitude) }
+
+    /// Appends `count` copies of the ASCII byte `b` (none when `count` is not positive).
+    @inlinable
+    package static func append(_ b: UInt8, count: Int, to storage: inout [UInt8]) {
+        if count > 0 { storage.append(contentsOf: repeatElement(b, count: count)) }
+    }
+}
