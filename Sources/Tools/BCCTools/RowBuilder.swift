@@ -1,4 +1,5 @@
 import Glibc
+import SwiftBCC
 
 /// One output row built as bytes in a buffer the session reuses: no `String` per field, no
 /// `printf` per number. The appends give the text Python's `%` operator gives for the same
@@ -47,45 +48,44 @@ public struct RowBuilder {
 
     /// Appends `count` spaces (none when `count` is not positive).
     @inlinable
-    public mutating func spaces(_ count: Int) {
-        if count > 0 { storage.append(contentsOf: repeatElement(0x20, count: count)) }
-    }
+    public mutating func spaces(_ count: Int) { DecimalBytes.append(0x20, count: count, to: &storage) }
 
     /// Appends `v` in decimal (`%d` of an unsigned value).
     @inlinable
-    public mutating func decimal(_ v: UInt64) {
-        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 32 bytes, up to 20 digits
-        var n = 0
-        var rest = v
-        withUnsafeMutableBytes(of: &digits) { d in
-            repeat {
-                d[31 - n] = UInt8(truncatingIfNeeded: rest % 10) + 0x30
-                rest /= 10
-                n += 1
-            } while rest != 0
-            storage.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(32 - n)...]))
-        }
-    }
+    public mutating func decimal(_ v: UInt64) { DecimalBytes.append(v, to: &storage) }
 
     /// Appends `v` in decimal (`%d`).
     @inlinable
-    public mutating func decimal(signed v: Int64) {
-        if v < 0 {
-            storage.append(UInt8(ascii: "-"))
-            decimal(v.magnitude)
-        } else {
-            decimal(UInt64(v))
-        }
-    }
+    public mutating func decimal(signed v: Int64) { DecimalBytes.append(signed: v, to: &storage) }
 
     /// Appends what `%.{digits}f` prints for `Double(numerator) / 10^scale` (Python's
     /// `"%.2f" % (float(us) / 1000)` is `fixed(us, scale: 3, digits: 2)`). Exact: the quotient
     /// has `scale` decimals, so only a tie (the first dropped digits exactly 5, 0...) can round
-    /// either way for the double, and a tie is left to `snprintf`.
+    /// either way for the double, and a tie is left to `snprintf`. With as many digits as
+    /// decimals or more (`%-14.9f` of `float(us) / 1e6`), the double is within half a unit of
+    /// the last digit while `numerator * 10^(digits - scale)` is below 2^52: its digits, then
+    /// zeros; past that, `snprintf`.
     public mutating func fixed(_ numerator: UInt64, scale: Int, digits: Int) {
         precondition(scale >= 0 && scale <= 18 && digits >= 0, "fixed: scale 0...18, digits >= 0")
         var p: UInt64 = 1
         for _ in 0..<scale { p *= 10 }
+        if digits >= scale && digits - scale <= 15 {
+            var scaled = numerator
+            for _ in scale..<digits where scaled < 1 << 52 { scaled *= 10 }
+            if scaled < 1 << 52 {
+                decimal(numerator / p)
+                if digits > 0 {
+                    storage.append(UInt8(ascii: "."))
+                    let fraction = numerator % p
+                    if scale > 0 {
+                        DecimalBytes.append(0x30, count: scale - DecimalBytes.width(fraction), to: &storage)
+                        decimal(fraction)
+                    }
+                    DecimalBytes.append(0x30, count: digits - scale, to: &storage)
+                }
+                return
+            }
+        }
         if numerator >= 1 << 53 || digits >= scale {
             // Not exactly representable, or nothing is dropped: the plain double text.
             append(cformat("%.\(digits)f", Double(numerator) / Double(p)))
@@ -107,11 +107,21 @@ public struct RowBuilder {
         if digits > 0 {
             storage.append(UInt8(ascii: "."))
             let fraction = rounded % unit
-            var width = 1
-            var f = fraction
-            while f >= 10 { f /= 10; width += 1 }
-            for _ in width..<digits { storage.append(0x30) }
+            DecimalBytes.append(0x30, count: digits - DecimalBytes.width(fraction), to: &storage)
             decimal(fraction)
+        }
+    }
+
+    /// Appends what `%.{digits}f` prints for `(Double(value) - Double(start)) / 10^scale` (a
+    /// tool's time since its first event, Python's `"%-11.6f" % ((ts - start_ts) / 1e6)`),
+    /// negative when `value` is the earlier (an event from another CPU's buffer), as
+    /// ``fixed(_:scale:digits:)`` does for the difference.
+    public mutating func fixedDelta(_ value: UInt64, since start: UInt64, scale: Int, digits: Int) {
+        if value >= start {
+            fixed(value - start, scale: scale, digits: digits)
+        } else {
+            storage.append(UInt8(ascii: "-"))
+            fixed(start - value, scale: scale, digits: digits)
         }
     }
 
@@ -194,9 +204,10 @@ public struct RowBuilder {
     }
 
     /// Writes the row and a newline to stdout in one `write` (after flushing what `print`
-    /// buffered, so rows and other output keep their order), as `emitLine` does.
+    /// buffered, so rows and other output keep their order), as `emitLine` does. Only stdout
+    /// is flushed (stderr has no buffer): `fflush(nil)` walks every stdio stream on each row.
     public mutating func emit() {
-        fflush(nil)
+        flushStandardOutput()
         storage.append(0x0a)
         storage.withUnsafeBytes { b in
             var done = 0

@@ -16,7 +16,8 @@ struct BCCToolsTests {
         r.clear(); r.decimal(signed: Int64.min)
         #expect(r.text == String(Int64.min))
         // %.2f of us / 1000 and %.6f of us / 1e6, ties (x.xx5) included, against snprintf.
-        var values: [UInt64] = [0, 1, 4, 5, 6, 9, 10, 15, 25, 125, 135, 1005, 1015, 2675, 999_995, 123_456_789, 1 << 53 + 1]
+        var values: [UInt64] = [0, 1, 4, 5, 6, 9, 10, 15, 25, 125, 135, 1005, 1015, 2675, 999_995, 123_456_789, 1 << 53 + 1,
+                                  (1 << 52) - 1, 1 << 52, 4_503_599_627_370, 4_503_599_627_371]
         var seed: UInt64 = 0x9e37_79b9_7f4a_7c15
         for _ in 0..<2000 {
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
@@ -29,6 +30,19 @@ struct BCCToolsTests {
             #expect(r.text == cformat("%.6f", Double(us) / 1_000_000), "us \(us)")
             r.clear(); r.fixed(us, scale: 1, digits: 0)
             #expect(r.text == cformat("%.0f", Double(us) / 10), "us \(us)")
+            // More digits than decimals (opensnoop -T's %-14.9f of float(us) / 1e6), and none.
+            r.clear(); r.fixed(us, scale: 6, digits: 9)
+            #expect(r.text == cformat("%.9f", Double(us) / 1_000_000), "us \(us)")
+            r.clear(); r.fixed(us, scale: 9, digits: 9)
+            #expect(r.text == cformat("%.9f", Double(us) / 1e9), "ns \(us)")
+            r.clear(); r.fixed(us, scale: 0, digits: 2)
+            #expect(r.text == cformat("%.2f", Double(us)), "n \(us)")
+            r.clear(); r.fixedDelta(1_000_000_000, since: 1_000_000_000 + us, scale: 6, digits: 6)
+            #expect(r.text == cformat("%.6f", (1e9 - Double(1_000_000_000 + us)) / 1_000_000), "-us \(us)")
+            r.clear(); r.fixedDelta(1_000_000_000 + us, since: 1_000_000_000, scale: 3, digits: 2)
+            #expect(r.text == cformat("%.2f", (Double(1_000_000_000 + us) - 1e9) / 1000), "us \(us)")
+            r.clear(); r.fixed(us &* 1_000_003, scale: 6, digits: 9)
+            #expect(r.text == cformat("%.9f", Double(us &* 1_000_003) / 1_000_000), "us \(us &* 1_000_003)")
         }
         // Columns count code points and never truncate.
         r.clear()
