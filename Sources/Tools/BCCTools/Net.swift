@@ -65,3 +65,29 @@ public struct RawEvent {
         return String(decoding: UnsafeRawBufferPointer(rebasing: field[0..<end]), as: UTF8.self)
     }
 }
+
+/// The headers of a socket tool's BPF program (tcplife, tcpconnect).
+public enum SocketProgram {
+    /// The includes for a program that reads these members of `struct sock` and its kin: when
+    /// the running kernel's BTF has every one (``StructOffsets/defines(_:useBTF:)`` gives
+    /// numbers), only TCP's states, `IPPROTO_*`, `AF_*`, an opaque `struct sock` and
+    /// `TASK_COMM_LEN`, which compile in a third of the time of `<net/sock.h>` and
+    /// `<linux/tcp.h>`; else those two (and `<bcc/proto.h>`), for the `offsetof` fallback.
+    public static func includes(reading members: [StructOffsets.Member]) -> String {
+        let allBTF = members.allSatisfy { StructOffsets.btf($0.structName, $0.path) != nil }
+        if !allBTF {
+            return "#include <uapi/linux/ptrace.h>\n#include <linux/tcp.h>\n#include <net/sock.h>\n#include <bcc/proto.h>\n"
+        }
+        return """
+            #include <uapi/linux/ptrace.h>
+            #include <net/tcp_states.h>
+            #include <uapi/linux/in.h>
+            #include <linux/socket.h>
+            struct sock;
+            #ifndef TASK_COMM_LEN
+            #define TASK_COMM_LEN 16
+            #endif
+
+            """
+    }
+}

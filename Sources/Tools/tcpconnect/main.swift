@@ -85,9 +85,6 @@ struct Tcpconnect: ParsableCommand {
     // What both paths share: the event and count layouts, and the function that applies the
     // port and family filters and emits (or counts) one connect.
     static let common = #"""
-    #include <uapi/linux/ptrace.h>
-    #include <net/sock.h>
-    #include <bcc/proto.h>
 
     struct ipv4_data_t {
         u64 ts_us;
@@ -392,6 +389,7 @@ struct Tcpconnect: ParsableCommand {
         text.filter("FILTER_FAMILY", skipIf: ipv4 ? "ipver != 4" : ipv6 ? "ipver != 6" : nil)
         if dns { text.append(Self.dnsText) }
         text.prepend(try Containers.filterText(cgroupMap: cgroupmap, mountNamespaceMap: mntnsmap))
+        text.prepend(SocketProgram.includes(reading: Self.members))
         text.prepend(StructOffsets.defines(Self.members))
         return text.text
     }
@@ -437,40 +435,53 @@ struct Tcpconnect: ParsableCommand {
         if lport { head += "\(pad("LPORT", 6)) " }
         head += "\(pad("DADDR", 16)) \(pad("DPORT", 6))"
         if dns { head += " QUERY" }
-        emitLine(head)
 
+        // The options as locals: an ArgumentParser property read costs microseconds (generic
+        // metadata on every access), too much for once per event.
+        let timestamp = self.timestamp, printUID = self.printUID, lport = self.lport
         let dnsNames = dns ? try DNSNames(b) : nil
         var startTS: UInt64 = 0
-        func emitRow(ts: UInt64, pid: UInt32, uid: UInt32, comm: String, ip: UInt64, saddr: String, lp: UInt16,
-                     daddr: String, daddrBytes: [UInt8], dp: UInt16) {
-            var row = ""
-            if timestamp {
-                if startTS == 0 { startTS = ts }
-                row += pad(cformat("%.3f", (Double(ts) - Double(startTS)) / 1_000_000), 9)
+        /// One connect's row, built as bytes: Python's `%-7d %-12.12s %-2d %-16s [%-6d ]%-16s %-6d %s`
+        /// after the optional time and UID columns. The event's fields are at the offsets given
+        /// (`ipv4_data_t` or `ipv6_data_t`); `address` appends an address of the event.
+        func emitRow(_ data: UnsafeRawBufferPointer, saddr: Int, daddr: Int, ip: Int, lp: Int, dp: Int, task: Int,
+                     address: (inout RowBuilder, Int) -> Void) {
+            let e = RawEvent(data)
+            session.row { r in
+                if timestamp {
+                    let ts = e.load(0, as: UInt64.self)
+                    if startTS == 0 { startTS = ts }
+                    r.left(9) { $0.append(cformat("%.3f", (Double(ts) - Double(startTS)) / 1_000_000)) }
+                }
+                if printUID { r.left(6) { $0.decimal(UInt64(e.load(12, as: UInt32.self))) } }
+                r.left(7) { $0.decimal(UInt64(e.load(8, as: UInt32.self))) }; r.space()
+                r.left(12) { $0.cString(data, at: task, count: 16, maxScalars: 12) }; r.space()
+                r.left(2) { $0.decimal(e.load(ip, as: UInt64.self)) }; r.space()
+                r.left(16) { address(&$0, saddr) }; r.space()
+                if lport { r.left(6) { $0.decimal(UInt64(e.load(lp, as: UInt16.self))) }; r.space() }
+                r.left(16) { address(&$0, daddr) }; r.space()
+                r.left(6) { $0.decimal(UInt64(e.load(dp, as: UInt16.self))) }; r.space()
+                if let dnsNames {
+                    let v6 = e.load(ip, as: UInt64.self) == 6
+                    var text = RowBuilder(capacity: 48)
+                    address(&text, daddr)
+                    r.append(dnsNames.query(text.text, family: v6 ? AF_INET6 : AF_INET, bytes: e.slice(daddr, v6 ? 16 : 4)))
+                }
             }
-            if printUID { row += pad(String(uid), 6) }
-            row += "\(pad(String(pid), 7)) \(pad(String(comm.prefix(12)), 12)) \(pad(String(ip), 2)) \(pad(saddr, 16)) "
-            if lport { row += "\(pad(String(lp), 6)) " }
-            row += "\(pad(daddr, 16)) \(pad(String(dp), 6)) " + (dnsNames?.query(daddr, family: ip == 6 ? AF_INET6 : AF_INET, bytes: daddrBytes) ?? "")
-            session.row(row)
         }
         // struct ipv4_data_t: ts_us 0, pid 8, uid 12, saddr 16, daddr 20, ip 24, lport 32, dport 34, task 36.
         try b["ipv4_events"].openPerfBuffer { _, data in
             let e = RawEvent(data)
-            emitRow(ts: e.load(0, as: UInt64.self), pid: e.load(8, as: UInt32.self), uid: e.load(12, as: UInt32.self),
-                    comm: e.text(36, 16), ip: e.load(24, as: UInt64.self),
-                    saddr: InetText.ipv4(e.load(16, as: UInt32.self)), lp: e.load(32, as: UInt16.self),
-                    daddr: InetText.ipv4(e.load(20, as: UInt32.self)), daddrBytes: e.slice(20, 4), dp: e.load(34, as: UInt16.self))
+            emitRow(data, saddr: 16, daddr: 20, ip: 24, lp: 32, dp: 34, task: 36,
+                    address: { r, at in r.ipv4(e.load(at, as: UInt32.self)) })
         }
         // struct ipv6_data_t: ts_us 0, pid 8, uid 12, saddr 16, daddr 32, ip 48, lport 56, dport 58, task 60.
         try b["ipv6_events"].openPerfBuffer { _, data in
             let e = RawEvent(data)
-            emitRow(ts: e.load(0, as: UInt64.self), pid: e.load(8, as: UInt32.self), uid: e.load(12, as: UInt32.self),
-                    comm: e.text(60, 16), ip: e.load(48, as: UInt64.self),
-                    saddr: InetText.ipv6(e.slice(16, 16)), lp: e.load(56, as: UInt16.self),
-                    daddr: InetText.ipv6(e.slice(32, 16)), daddrBytes: e.slice(32, 16), dp: e.load(58, as: UInt16.self))
+            emitRow(data, saddr: 16, daddr: 32, ip: 48, lp: 56, dp: 58, task: 60,
+                    address: { r, at in r.append(InetText.ipv6(e.slice(at, 16))) })
         }
-        try session.pollLoop(b)
+        try session.pollLoop(b, header: head)
         b.cleanup()
     }
 

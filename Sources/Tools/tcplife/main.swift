@@ -68,11 +68,6 @@ struct Tcplife: ParsableCommand {
     // TCP_CLOSE. Addresses come in as the path has them: v4 as __be32, v6 as 16 bytes at a
     // kernel pointer (the tracepoint's record or the sock).
     static let common = #"""
-    #include <uapi/linux/ptrace.h>
-    #include <linux/tcp.h>
-    #include <net/sock.h>
-    #include <bcc/proto.h>
-
     struct ipv4_data_t {
         u64 ts_us;
         u32 pid;
@@ -251,6 +246,7 @@ struct Tcplife: ParsableCommand {
         text.filter("FILTER_FAMILY", skipIf: ipv4 ? "family != AF_INET" : ipv6 ? "family != AF_INET6" : nil)
         text.replace("FILTER_DPORT", with: "")
         text.replace("FILTER_LPORT", with: "")
+        text.prepend(SocketProgram.includes(reading: Self.members))
         text.prepend(StructOffsets.defines(Self.members))
         return text.text
     }
@@ -271,7 +267,7 @@ struct Tcplife: ParsableCommand {
     /// Python's `%-5d %-10.10s %s%-15s %-5d %-15s %-5d %5d %5d %.2f` and its `-w` and `-s`
     /// twins, built as bytes. `comm` is the event's `char[16]` at `commOffset`; `address`
     /// appends one address.
-    func row(_ r: inout RowBuilder, pid: UInt32, event: UnsafeRawBufferPointer, commOffset: Int, family: UInt64,
+    static func row(_ r: inout RowBuilder, csv: Bool, wide: Bool, pid: UInt32, event: UnsafeRawBufferPointer, commOffset: Int, family: UInt64,
              laddr: (inout RowBuilder) -> Void, lport: UInt64, raddr: (inout RowBuilder) -> Void, rport: UInt64,
              txKB: UInt64, rxKB: UInt64, spanUS: UInt64) {
         if csv {
@@ -316,19 +312,23 @@ struct Tcplife: ParsableCommand {
         var head = ""
         if time { head += csv ? "TIME," : pad("TIME", 8) + " " }
         if timestamp { head += csv ? "TIME(s)," : pad("TIME(s)", 9) + " " }
-        emitLine(head + header)
 
         let session = ToolSession(tool: "tcplife", maxEvents: common.maxEvents)
+        // The options as locals: an ArgumentParser property read costs microseconds (generic
+        // metadata on every access), too much for once per event.
+        let time = self.time, timestamp = self.timestamp, csv = self.csv, wide = self.wide
         var startTS: UInt64 = 0
-        func prefix(_ tsUS: UInt64) -> String {
-            var s = ""
-            if time { s += csv ? TimeFormat.now() + "," : pad(TimeFormat.now(), 8) + " " }
+        /// `-T`'s and `-t`'s columns: Python's `"%-8s " % strftime("%H:%M:%S")` and
+        /// `"%-9.6f " % ((ts - start_ts) / 1e6)` (with `,` after each for `-s`).
+        func prefix(_ r: inout RowBuilder, _ tsUS: UInt64) {
+            if time {
+                if csv { r.clock(); r.byte(0x2c) } else { r.left(8) { $0.clock() }; r.space() }
+            }
             if timestamp {
                 if startTS == 0 { startTS = tsUS }
-                let delta = (Double(tsUS) - Double(startTS)) / 1_000_000
-                s += csv ? cformat("%.6f,", delta) : cformat("%-9.6f ", delta)
+                if csv { r.fixedDelta(tsUS, since: startTS, scale: 6, digits: 6); r.byte(0x2c) }
+                else { r.left(9) { $0.fixedDelta(tsUS, since: startTS, scale: 6, digits: 6) }; r.space() }
             }
-            return s
         }
         // struct ipv4_data_t: ts_us 0, pid 8, saddr 12, daddr 16, ports 24, rx_b 32, tx_b 40,
         // span_us 48, task 56 (72 bytes).
@@ -338,8 +338,8 @@ struct Tcplife: ParsableCommand {
             let ports = e.load(24, as: UInt64.self)
             let saddr = e.load(12, as: UInt32.self), daddr = e.load(16, as: UInt32.self)
             session.row { r in
-                if timed { r.append(prefix(e.load(0, as: UInt64.self))) }
-                row(&r, pid: e.load(8, as: UInt32.self), event: data, commOffset: 56, family: 4,
+                if timed { prefix(&r, e.load(0, as: UInt64.self)) }
+                Self.row(&r, csv: csv, wide: wide, pid: e.load(8, as: UInt32.self), event: data, commOffset: 56, family: 4,
                     laddr: { $0.ipv4(saddr) }, lport: ports >> 32, raddr: { $0.ipv4(daddr) }, rport: ports & 0xffff_ffff,
                     txKB: e.load(40, as: UInt64.self) / 1024, rxKB: e.load(32, as: UInt64.self) / 1024,
                     spanUS: e.load(48, as: UInt64.self))
@@ -352,14 +352,14 @@ struct Tcplife: ParsableCommand {
             let ports = e.load(48, as: UInt64.self)
             let saddr = InetText.ipv6(e.slice(16, 16)), daddr = InetText.ipv6(e.slice(32, 16))
             session.row { r in
-                if timed { r.append(prefix(e.load(0, as: UInt64.self))) }
-                row(&r, pid: e.load(8, as: UInt32.self), event: data, commOffset: 80, family: 6,
+                if timed { prefix(&r, e.load(0, as: UInt64.self)) }
+                Self.row(&r, csv: csv, wide: wide, pid: e.load(8, as: UInt32.self), event: data, commOffset: 80, family: 6,
                     laddr: { $0.append(saddr) }, lport: ports >> 32, raddr: { $0.append(daddr) }, rport: ports & 0xffff_ffff,
                     txKB: e.load(64, as: UInt64.self) / 1024, rxKB: e.load(56, as: UInt64.self) / 1024,
                     spanUS: e.load(72, as: UInt64.self))
             }
         }
-        try session.pollLoop(b)
+        try session.pollLoop(b, header: head + header)
         b.cleanup()
     }
 }

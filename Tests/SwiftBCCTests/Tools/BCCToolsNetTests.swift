@@ -1,4 +1,5 @@
 import BCCTools
+import SwiftBCC
 import Testing
 
 @Suite("BCCTools network text")
@@ -23,6 +24,39 @@ struct BCCToolsNetTests {
         #expect(try InetText.portList("80,81, 443", option: "-P") == [80, 81, 443])
         for bad in ["", "80,", "x", "80,x", "70000", "-1"] {
             #expect(throws: (any Error).self, "\(bad)") { try InetText.portList(bad, option: "-P") }
+        }
+    }
+
+    @Test("SocketProgram.includes: the light headers where BTF has every member, <net/sock.h> for offsetof otherwise; both compile",
+          .requiresBPF)
+    func socketIncludes() throws {
+        let members: [StructOffsets.Member] = [.init("T_RX", "tcp_sock", "bytes_received"), .init("T_NUM", "sock_common", "skc_num")]
+        // What tcplife and tcpconnect take from the headers: TCP states, IPPROTO_*, AF_*, an
+        // opaque struct sock, TASK_COMM_LEN, ntohs.
+        let body = """
+            BPF_HASH(seen, struct sock *, u64);
+            int probe(struct pt_regs *ctx, struct sock *sk) {
+                u64 rx = 0;
+                u16 num = 0;
+                char comm[TASK_COMM_LEN];
+                bpf_get_current_comm(&comm, sizeof(comm));
+                bpf_probe_read_kernel(&rx, sizeof(rx), (char *)sk + T_RX);
+                bpf_probe_read_kernel(&num, sizeof(num), (char *)sk + T_NUM);
+                if (num == ntohs(80) && TCP_LAST_ACK == 9 && IPPROTO_TCP == 6 && AF_INET6 == 10 && comm[0])
+                    seen.update(&sk, &rx);
+                return 0;
+            }
+            """
+        let light = SocketProgram.includes(reading: members)
+        if KernelBTF.vmlinux?.memberOffset("tcp_sock", "bytes_received") != nil {
+            #expect(light.contains("struct sock;") && !light.contains("net/sock.h"), "\(light)")
+        }
+        let fallback = SocketProgram.includes(reading: members + [.init("T_NONE", "tcp_sock", "no_such_member")])
+        #expect(fallback.contains("#include <linux/tcp.h>") && fallback.contains("#include <net/sock.h>"), "\(fallback)")
+        for (includes, useBTF) in [(light, true), (fallback, false)] {
+            let b = try BPF(text: StructOffsets.defines(members, useBTF: useBTF) + includes + body)
+            #expect(try b["seen"].keySize == 8)
+            b.cleanup()
         }
     }
 
