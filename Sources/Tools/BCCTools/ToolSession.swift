@@ -102,16 +102,28 @@ public final class ToolSession {
     /// tool's CPU), for at most this much more latency of a row.
     public static let coalescing = 0.01
 
-    /// Polls `b`'s perf buffers until the run is done (`until` lets a tool stop earlier). After
-    /// a poll that printed rows it waits ``coalescing`` seconds before the next, so that
-    /// the events of a busy period are read in batches.
-    public func pollLoop(_ b: BPF, until stop: () -> Bool = { false }) throws {
+    /// Polls `b`'s perf buffers until the run is done (`until` lets a tool stop earlier). When
+    /// events come faster than ``coalescing`` (a poll printed more than one row, or printed
+    /// rows within ``coalescing`` of the last that did) it waits that long before the next
+    /// poll, so that the events of a busy period are read in batches; a lone event costs one
+    /// wakeup, not two.
+    ///
+    /// `header` (the tool's column header) is printed first. Open the perf buffers before
+    /// calling this: a user, or a test, takes the header to mean the tool is ready, and an
+    /// event the kernel sends to a perf buffer nobody has opened yet is lost.
+    public func pollLoop(_ b: BPF, header: String? = nil, until stop: () -> Bool = { false }) throws {
+        if let header { emitLine(header) }
+        var lastRows = -Double.infinity
         do {
             while !isDone && !stop() {
                 let ms = remaining.map { Int(min($0, 0.25) * 1000) } ?? 250
                 let before = rows
                 try b.perfBufferPoll(timeout: max(ms, 1))
-                if rows != before && !isDone && !stop() { _ = sleep(Self.coalescing) }
+                guard rows != before else { continue }
+                let now = TimeFormat.monotonicSeconds()
+                let busy = rows - before > 1 || now - lastRows < Self.coalescing
+                lastRows = now
+                if busy && !isDone && !stop() { _ = sleep(Self.coalescing) }
             }
         } catch BPFError.interrupted {
             return

@@ -66,13 +66,16 @@ struct Bashreadline: ParsableCommand {
             return
         }
         let (b, _) = try AttachSelection.load(tool: "bashreadline", paths: try common.choose([path]))
-        emitLine("\(pad("TIME", 9)) \(pad("PID", 7)) COMMAND")
 
         let session = ToolSession(tool: "bashreadline", maxEvents: common.maxEvents)
         try b["events"].openPerfBuffer(of: Event.self) { _, e in
-            session.row("\(pad(TimeFormat.now(), 9)) \(pad(String(e.pid), 7)) \(cText(e.str))")
+            session.row { r in
+                r.left(9) { $0.clock() }; r.space()
+                r.left(7) { $0.decimal(UInt64(e.pid)) }; r.space()
+                r.cString(e.str)
+            }
         }
-        try session.pollLoop(b)
+        try session.pollLoop(b, header: "\(pad("TIME", 9)) \(pad("PID", 7)) COMMAND")
         b.cleanup()
     }
 

@@ -222,25 +222,29 @@ struct Biosnoop: ParsableCommand {
         if pattern { header += "P " }
         if queue { header += "QUE(ms) " }
         header += "LAT(ms)"
-        emitLine(header)
 
         let session = ToolSession(tool: "biosnoop", maxEvents: common.maxEvents)
         var startTs: UInt64 = 0
+        // The options as locals: an ArgumentParser property read costs microseconds (generic
+        // metadata on every access), too much for once per event.
+        let pattern = self.pattern
+        let queue = self.queue
         try b["events"].openPerfBuffer(of: Event.self, pageCount: 64) { _, event in
             if startTs == 0 { startTs = event.ts }
-            let delta = Double(event.ts) - Double(startTs)
-            var disk = cText(event.diskName)
-            if disk.isEmpty { disk = "<unknown>" }
-            let comm = String(cText(event.name).prefix(14))
-            var row = cformat("%-11.6f", delta / 1_000_000)
-                + " \(pad(comm, 14)) \(pad(String(event.pid), 7)) \(pad(disk, 9)) \(event.rwflag == 1 ? "W" : "R") "
-                + "\(pad(String(event.sector), 10)) \(pad(String(event.len), 7))"
-            if pattern { row += (event.pattern == 1 ? "S" : event.pattern == 2 ? "R" : "?") + " " }
-            if queue { row += cformat("%7.2f ", Double(event.qdelta) / 1_000_000) }
-            row += cformat("%7.2f", Double(event.delta) / 1_000_000)
-            session.row(row)
+            session.row { r in
+                r.left(11) { $0.fixedDelta(event.ts, since: startTs, scale: 6, digits: 6) }; r.space()
+                r.left(14) { $0.cString(event.name, maxScalars: 14) }; r.space()
+                r.left(7) { $0.decimal(UInt64(event.pid)) }; r.space()
+                r.left(9) { if event.diskName[0] == 0 { $0.append("<unknown>") } else { $0.cString(event.diskName) } }; r.space()
+                r.byte(event.rwflag == 1 ? UInt8(ascii: "W") : UInt8(ascii: "R")); r.space()
+                r.left(10) { $0.decimal(event.sector) }; r.space()
+                r.left(7) { $0.decimal(event.len) }
+                if pattern { r.byte(event.pattern == 1 ? UInt8(ascii: "S") : event.pattern == 2 ? UInt8(ascii: "R") : UInt8(ascii: "?")); r.space() }
+                if queue { r.right(7) { $0.fixed(event.qdelta, scale: 6, digits: 2) }; r.space() }
+                r.right(7) { $0.fixed(event.delta, scale: 6, digits: 2) }
+            }
         }
-        try session.pollLoop(b)
+        try session.pollLoop(b, header: header)
     }
 }
 

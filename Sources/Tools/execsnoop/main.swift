@@ -258,35 +258,45 @@ struct Execsnoop: ParsableCommand {
         if timestamp { header += pad("TIME(s)", 8) }
         if printUID { header += pad("UID", 6) }
         header += "\(pad("PCOMM", 16)) \(pad("PID", 7)) \(pad("PPID", 7)) \(padLeft("RET", 3)) ARGS"
-        emitLine(header)
 
         let session = ToolSession(tool: "execsnoop", maxEvents: common.maxEvents)
         let start = TimeFormat.wallSeconds()
         var argv: [UInt32: [String]] = [:]
+        // The options as locals: an ArgumentParser property read costs microseconds (generic
+        // metadata on every access), too much for once per event.
+        let time = self.time
+        let timestamp = self.timestamp
+        let fails = self.fails
+        let quote = self.quote
+        let printUID = self.printUID
         try b["events"].openPerfBuffer(of: Event.self, pageCount: 64) { _, event in
             if event.type == 0 {
                 argv[event.pid, default: []].append(cText(event.argv))
                 return
             }
             defer { argv[event.pid] = nil }
-            let comm = cText(event.comm)
             var args = argv[event.pid] ?? []
             var skip = event.retval != 0 && !fails
-            if let nameRegex, comm.firstMatch(of: nameRegex) == nil { skip = true }
+            if let nameRegex, cText(event.comm).firstMatch(of: nameRegex) == nil { skip = true }
             if let lineRegex, args.joined(separator: " ").firstMatch(of: lineRegex) == nil { skip = true }
             if quote { args = args.map { "\"" + $0.replacing("\"", with: "\\\"") + "\"" } }
             guard !skip else { return }
-            var row = ""
-            if time { row += pad(TimeFormat.now("%H:%M:%S"), 9) }
-            if timestamp { row += cformat("%-8.3f", TimeFormat.wallSeconds() - start) }
-            if printUID { row += pad(String(event.uid), 6) }
             let ppid = event.ppid > 0 ? Int(event.ppid) : Self.procPPID(event.pid)
-            let argText = args.joined(separator: " ").replacing("\n", with: "\\n")
-            row += "\(pad(comm, 16)) \(pad(String(event.pid), 7)) \(pad(ppid > 0 ? String(ppid) : "?", 7)) "
-                + "\(padLeft(String(event.retval), 3)) \(argText)"
-            session.row(row)
+            session.row { r in
+                if time { r.left(9) { $0.clock() } }
+                if timestamp { r.append(cformat("%-8.3f", TimeFormat.wallSeconds() - start)) }
+                if printUID { r.left(6) { $0.decimal(UInt64(event.uid)) } }
+                r.left(16) { $0.cString(event.comm) }; r.space()
+                r.left(7) { $0.decimal(UInt64(event.pid)) }; r.space()
+                r.left(7) { if ppid > 0 { $0.decimal(UInt64(ppid)) } else { $0.byte(UInt8(ascii: "?")) } }; r.space()
+                r.right(3) { $0.decimal(signed: Int64(event.retval)) }; r.space()
+                for (i, arg) in args.enumerated() {
+                    if i > 0 { r.space() }
+                    r.append(arg.contains("\n") ? arg.replacing("\n", with: "\\n") : arg)
+                }
+            }
         }
-        try session.pollLoop(b)
+        try session.pollLoop(b, header: header)
         b.cleanup()
     }
 

@@ -128,29 +128,40 @@ struct Exitsnoop: ParsableCommand {
         if timestamp { header += pad("TIME-" + (utc ? "UTC" : TimeFormat.zoneName), 13) }
         if label != nil { header += pad("LABEL", 6) }
         header += "\(pad("PCOMM", 16)) \(pad("PID", 7)) \(pad("PPID", 7)) \(pad("TID", 7)) \(pad("AGE(s)", 7)) \(pad("EXIT_CODE", 10))"
-        emitLine(header)
 
         let session = ToolSession(tool: "exitsnoop", maxEvents: common.maxEvents)
         var seen = false
+        // The options as locals: an ArgumentParser property read costs microseconds (generic
+        // metadata on every access), too much for once per event.
+        let utc = self.utc
+        let label = self.label
+        let pid = self.pid
         try b["events"].openPerfBuffer(of: Event.self) { _, e in
             seen = true
-            var row = ""
-            if timestamp { row += pad(TimeFormat.nowMillis(utc: utc), 13) }
-            if let label { row += pad(label.isEmpty ? "exit" : label, 6) }
-            let age = Double(e.exitTime &- e.startTime) / 1e9
-            row += "\(pad(cText(e.task), 16)) \(pad(String(e.pid), 7)) \(pad(String(e.ppid), 7)) \(pad(String(e.tid), 7)) "
-                + cformat("%-7.2f ", age)
-            if e.sigInfo == 0 {
-                row += e.exitCode == 0 ? "0" : "code \(e.exitCode)"
-            } else {
-                let sig = Int(e.sigInfo & 0x7f)
-                if sig != 0 { row += "signal \(sig) (\(SignalNames.name(sig)))" }
-                if e.sigInfo & 0x80 != 0 { row += ", core dumped " }
+            session.row { r in
+                if timestamp { r.left(13) { $0.append(TimeFormat.nowMillis(utc: utc)) } }
+                if let label { r.left(6) { $0.append(label.isEmpty ? "exit" : label) } }
+                r.left(16) { $0.cString(e.task) }
+                r.space()
+                r.left(7) { $0.decimal(UInt64(e.pid)) }
+                r.space()
+                r.left(7) { $0.decimal(UInt64(e.ppid)) }
+                r.space()
+                r.left(7) { $0.decimal(UInt64(e.tid)) }
+                r.space()
+                r.left(7) { $0.fixed(e.exitTime &- e.startTime, scale: 9, digits: 2) }
+                r.space()
+                if e.sigInfo == 0 {
+                    if e.exitCode == 0 { r.byte(UInt8(ascii: "0")) } else { r.append("code "); r.decimal(signed: Int64(e.exitCode)) }
+                } else {
+                    let sig = Int(e.sigInfo & 0x7f)
+                    if sig != 0 { r.append("signal \(sig) (\(SignalNames.name(sig)))") }
+                    if e.sigInfo & 0x80 != 0 { r.append(", core dumped ") }
+                }
             }
-            session.row(row)
         }
         // With -p the Python tool returns after the first poll that delivered its events.
-        try session.pollLoop(b, until: { pid != nil && seen })
+        try session.pollLoop(b, header: header, until: { pid != nil && seen })
         if session.signal != nil { emitLine("") }
         b.cleanup()
     }

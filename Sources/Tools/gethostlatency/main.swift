@@ -107,7 +107,6 @@ struct Gethostlatency: ParsableCommand {
             return
         }
         let (b, _) = try AttachSelection.load(tool: "gethostlatency", paths: try common.choose([path]))
-        emitLine("\(pad("TIME", 9)) \(pad("PID", 7)) \(pad("COMM", 16)) \(padLeft("LATms", 10)) HOST")
 
         let session = ToolSession(tool: "gethostlatency", maxEvents: common.maxEvents)
         try b["events"].openPerfBuffer(of: Event.self) { _, e in
@@ -120,7 +119,7 @@ struct Gethostlatency: ParsableCommand {
                 r.cString(e.host)
             }
         }
-        try session.pollLoop(b)
+        try session.pollLoop(b, header: "\(pad("TIME", 9)) \(pad("PID", 7)) \(pad("COMM", 16)) \(padLeft("LATms", 10)) HOST")
         b.cleanup()
     }
 }

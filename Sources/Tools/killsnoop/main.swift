@@ -167,15 +167,28 @@ struct Killsnoop: ParsableCommand {
         }
         let (b, _) = try AttachSelection.load(tool: "killsnoop", paths: try common.choose(paths))
         let width = Self.pidWidth
-        emitLine("\(pad("TIME", 9)) \(pad("PID", width)) \(pad("COMM", 16)) \(pad("SIG", 4)) \(pad("TPID", width)) RESULT")
 
         let session = ToolSession(tool: "killsnoop", maxEvents: common.maxEvents)
+        // The options as locals: an ArgumentParser property read costs microseconds (generic
+        // metadata on every access), too much for once per event.
+        let failed = self.failed
         try b["events"].openPerfBuffer(of: Event.self) { _, e in
             if failed && e.ret >= 0 { return }
-            session.row("\(pad(TimeFormat.now("%H:%M:%S"), 9)) \(pad(String(e.pid), width)) \(pad(cText(e.comm), 16)) "
-                + "\(pad(String(e.sig), 4)) \(pad(String(e.tpid), width)) \(e.ret)")
+            session.row { r in
+                r.left(9) { $0.clock() }
+                r.space()
+                r.left(width) { $0.decimal(UInt64(e.pid)) }
+                r.space()
+                r.left(16) { $0.cString(e.comm) }
+                r.space()
+                r.left(4) { $0.decimal(signed: Int64(e.sig)) }
+                r.space()
+                r.left(width) { $0.decimal(signed: Int64(e.tpid)) }
+                r.space()
+                r.decimal(signed: Int64(e.ret))
+            }
         }
-        try session.pollLoop(b)
+        try session.pollLoop(b, header: "\(pad("TIME", 9)) \(pad("PID", width)) \(pad("COMM", 16)) \(pad("SIG", 4)) \(pad("TPID", width)) RESULT")
         b.cleanup()
     }
 }

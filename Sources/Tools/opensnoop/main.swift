@@ -408,11 +408,19 @@ struct Opensnoop: ParsableCommand {
         header += "\(pad(tid != nil ? "TID" : "PID", 6)) \(pad("COMM", 16)) \(padLeft("FD", 4)) \(padLeft("ERR", 3)) "
         if extendedFields { header += pad("FLAGS", 9) }
         header += "PATH"
-        emitLine(header)
 
         let session = ToolSession(tool: "opensnoop", duration: duration.map(Double.init), maxEvents: common.maxEvents)
         var initialTs: UInt64 = 0
         var entries: [UInt64: [String]] = [:]
+        // The options as locals: an ArgumentParser property read costs microseconds (generic
+        // metadata on every access), too much for once per event.
+        let timestamp = self.timestamp
+        let printUID = self.printUID
+        let failed = self.failed
+        let tid = self.tid
+        let name = self.name
+        let extendedFields = self.extendedFields
+        let fullPath = self.fullPath
         try b["events"].openPerfBuffer(of: Event.self, pageCount: bufferPages) { _, event in
             if fullPath && event.type == 0 {
                 entries[event.id, default: []].append(cText(event.name))
@@ -423,18 +431,23 @@ struct Opensnoop: ParsableCommand {
             let err = event.ret >= 0 ? 0 : -Int(event.ret)
             if initialTs == 0 { initialTs = event.ts }
             if failed && event.ret >= 0 { return }
-            let comm = cText(event.comm)
-            if let name, !comm.contains(name) { return }
-            var row = ""
-            if timestamp { row += cformat("%-14.9f", Double(event.ts &- initialTs) / 1_000_000) }
-            if printUID { row += pad(String(event.uid), 6) }
-            let id = tid != nil ? event.id & 0xffff_ffff : event.id >> 32
-            row += "\(pad(String(id), 6)) \(pad(comm, 16)) \(padLeft(String(fd), 4)) \(padLeft(String(err), 3)) "
-            if extendedFields { row += cformat("%08o ", Int32(event.flags)) }
-            row += fullPath ? Self.joinPath((entries[event.id] ?? []).reversed()) : cText(event.name)
-            session.row(row)
+            if let name, !cText(event.comm).contains(name) { return }
+            session.row { r in
+                if timestamp { r.left(14) { $0.fixedDelta(event.ts, since: initialTs, scale: 6, digits: 9) } }
+                if printUID { r.left(6) { $0.decimal(UInt64(event.uid)) } }
+                r.left(6) { $0.decimal(tid != nil ? event.id & 0xffff_ffff : event.id >> 32) }
+                r.space()
+                r.left(16) { $0.cString(event.comm) }
+                r.space()
+                r.right(4) { $0.decimal(signed: Int64(fd)) }
+                r.space()
+                r.right(3) { $0.decimal(UInt64(err)) }
+                r.space()
+                if extendedFields { r.append(cformat("%08o ", Int32(event.flags))) }
+                if fullPath { r.append(Self.joinPath((entries[event.id] ?? []).reversed())) } else { r.cString(event.name) }
+            }
         }
-        try session.pollLoop(b)
+        try session.pollLoop(b, header: header)
         b.cleanup()
     }
 

@@ -97,12 +97,12 @@ struct Statsnoop: ParsableCommand {
     """#
 
     static let kprobeText = #"""
-    int stat_entry(struct pt_regs *ctx, const char __user *filename)
+    int syscall__stat_entry(struct pt_regs *ctx, const char __user *filename)
     {
         return trace_entry(filename);
     }
 
-    int statx_entry(struct pt_regs *ctx, int dfd, const char __user *filename)
+    int syscall__statx_entry(struct pt_regs *ctx, int dfd, const char __user *filename)
     {
         return trace_entry(filename);
     }
@@ -150,7 +150,7 @@ struct Statsnoop: ParsableCommand {
             AttachPath(.kprobe, targets: kprobeSyscalls.map { prefix + $0 }.joined(separator: ", "),
                        program: program(Self.kprobeText)) { b in
                 for name in kprobeSyscalls {
-                    try b.attachKprobe(event: prefix + name, fnName: name == "statx" ? "statx_entry" : "stat_entry")
+                    try b.attachKprobe(event: prefix + name, fnName: name == "statx" ? "syscall__statx_entry" : "syscall__stat_entry")
                     try b.attachKretprobe(event: prefix + name, fnName: "trace_return")
                 }
             },
@@ -164,9 +164,12 @@ struct Statsnoop: ParsableCommand {
         }
         let (b, _) = try AttachSelection.load(tool: "statsnoop", paths: try common.choose(paths))
 
-        emitLine((timestamp ? pad("TIME(s)", 14) : "") + "\(pad("PID", 7)) \(pad("COMM", 16)) \(padLeft("FD", 4)) \(padLeft("ERR", 3)) PATH")
         let session = ToolSession(tool: "statsnoop", maxEvents: common.maxEvents)
         var startTs: UInt64 = 0
+        // The options as locals: an ArgumentParser property read costs microseconds (generic
+        // metadata on every access), too much for once per event.
+        let timestamp = self.timestamp
+        let failed = self.failed
         try b["events"].openPerfBuffer(of: Event.self, pageCount: 64) { _, e in
             let fd: Int, err: Int
             if e.ret >= 0 {
@@ -178,11 +181,20 @@ struct Statsnoop: ParsableCommand {
                 err = -Int(e.ret)
             }
             if startTs == 0 { startTs = e.tsNs }
-            var row = timestamp ? cformat("%-14.9f", Double(e.tsNs &- startTs) / 1e9) : ""
-            row += "\(pad(String(e.pid), 7)) \(pad(cText(e.comm), 16)) \(padLeft(String(fd), 4)) \(padLeft(String(err), 3)) \(cText(e.fname))"
-            session.row(row)
+            session.row { r in
+                if timestamp { r.left(14) { $0.fixedDelta(e.tsNs, since: startTs, scale: 9, digits: 9) } }
+                r.left(7) { $0.decimal(UInt64(e.pid)) }
+                r.space()
+                r.left(16) { $0.cString(e.comm) }
+                r.space()
+                r.right(4) { $0.decimal(signed: Int64(fd)) }
+                r.space()
+                r.right(3) { $0.decimal(UInt64(err)) }
+                r.space()
+                r.cString(e.fname)
+            }
         }
-        try session.pollLoop(b)
+        try session.pollLoop(b, header: (timestamp ? pad("TIME(s)", 14) : "") + "\(pad("PID", 7)) \(pad("COMM", 16)) \(padLeft("FD", 4)) \(padLeft("ERR", 3)) PATH")
         b.cleanup()
     }
 }

@@ -48,12 +48,11 @@ struct Syncsnoop: ParsableCommand {
             return
         }
         let (b, _) = try AttachSelection.load(tool: "syncsnoop", paths: try common.choose(paths))
-        emitLine("\(pad("TIME(s)", 18)) CALL")
         let session = ToolSession(tool: "syncsnoop", maxEvents: common.maxEvents)
         try b["events"].openPerfBuffer(of: UInt64.self) { _, ts in
             session.row(cformat("%-18.9f sync()", Double(ts) / 1_000_000))
         }
-        try session.pollLoop(b)
+        try session.pollLoop(b, header: "\(pad("TIME(s)", 18)) CALL")
         b.cleanup()
     }
 }

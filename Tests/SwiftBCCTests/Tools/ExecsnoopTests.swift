@@ -93,7 +93,7 @@ extension KernelSuite {
         }
 
         @Test("Python's execsnoop and ours print the same header and rows for the same execs",
-              .requiresPythonTool("execsnoop"))
+              .requiresPythonTool("execsnoop"), .tags(.vmLane))
         func sameAsPython() throws {
             let marker = uniqueMarker("ex")
             let dir = try ToolTest.temporaryDirectory(marker)

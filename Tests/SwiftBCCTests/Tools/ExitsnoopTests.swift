@@ -138,7 +138,7 @@ extension KernelSuite {
         }
 
         @Test("Python's exitsnoop and ours print the same rows for the same exits",
-              .requiresPythonTool("exitsnoop"), .requiresExactKernelHeaders)
+              .requiresPythonTool("exitsnoop"), .requiresExactKernelHeaders, .tags(.vmLane))
         func sameRowsAsPython() throws {
             let marker = uniqueMarker("xs")
             let dir = try ToolTest.temporaryDirectory(marker)

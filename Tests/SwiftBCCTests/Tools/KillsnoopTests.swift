@@ -77,7 +77,7 @@ extension KernelSuite {
         }
 
         @Test("Python's killsnoop and ours print the same header and rows for the same kills",
-              .requiresPythonTool("killsnoop"))
+              .requiresPythonTool("killsnoop"), .tags(.vmLane))
         func sameAsPython() throws {
             let gone = try ToolTest.spawn("/bin/true", []).pid
             let args = ["-p", String(getpid()), "-T", String(gone)]

@@ -112,7 +112,7 @@ extension KernelSuite {
         }
 
         @Test("Python's opensnoop and ours print the same header and rows for the same opens",
-              .requiresPythonTool("opensnoop"))
+              .requiresPythonTool("opensnoop"), .tags(.vmLane))
         func sameAsPython() throws {
             let marker = uniqueMarker("os")
             let dir = try ToolTest.temporaryDirectory(marker)

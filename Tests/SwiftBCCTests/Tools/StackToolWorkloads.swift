@@ -93,6 +93,16 @@ enum StackToolWorkloads {
         try ToolTest.markedCommand(marker, in: dir, target: try path(name))
     }
 
+    /// Process `pid`'s state letter and user/system CPU ticks (fields 3, 14 and 15 of
+    /// /proc/<pid>/stat), for a failure's message.
+    static func processState(_ pid: Int32) -> String {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return "gone" }
+        let f = stat[stat.index(after: close)...].split(separator: " ")
+        guard f.count > 12 else { return stat }
+        return "state \(f[0]) utime \(f[11]) stime \(f[12])"
+    }
+
     /// Waits until process `pid` runs `path`'s program (the exec has happened), up to 10 s.
     static func waitForExec(_ pid: Int32, _ path: String) -> Bool {
         let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path

@@ -137,7 +137,7 @@ extension KernelSuite {
                           ("opensnoop", ["syscall__trace_entry_open", "syscall__trace_entry_openat", "trace_return"], ["-F", "-e"]),
                           ("killsnoop", ["syscall__kill", "do_ret_sys_kill"], []),
                           ("syncsnoop", ["syscall__sync"], []),
-                          ("statsnoop", ["stat_entry", "statx_entry", "trace_return"], ["-p", "1"]),
+                          ("statsnoop", ["syscall__stat_entry", "syscall__statx_entry", "trace_return"], ["-p", "1"]),
                           ("tcplife", ["tcplife_set_state"], ["-p", "1", "-L", "80,81", "-D", "443", "-4"]),
                           ("tcpconnect", ["trace_connect_entry", "trace_connect_v4_return", "trace_connect_v6_return"],
                            ["-p", "1", "-u", "0", "-P", "80,443", "-6"]),
