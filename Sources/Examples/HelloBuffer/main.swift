@@ -57,9 +57,9 @@ struct HelloBuffer: ParsableCommand {
         }
         """#
         let b = try BPF(text: program)
+        let run = limits.start()  // before attaching: a stop signal from here on detaches, exits 0
         let syscall = b.getSyscallFnName("execve")
         try attachKprobeOrTracepoint(b, event: syscall, fnName: "hello", example: "HelloBuffer")
-        let run = limits.start()
         try b["output"].openPerfBuffer(of: Data.self) { _, data in
             guard !run.isDone else { return }
             run.emit("\(data.pid) \(data.uid) \(cString(data.command)) \(cString(data.message))")

@@ -52,11 +52,11 @@ struct HelloMap: ParsableCommand {
         }
         """#
         let b = try BPF(text: program)
+        let run = limits.start()  // before attaching: a stop signal from here on detaches, exits 0
         let clone = b.getSyscallFnName("clone")
         try attachKprobeOrTracepoint(b, event: clone, fnName: "hello_world", example: "HelloMap")
         // BPF_HASH(clones) is a u64 -> u64 hash: a typed view checks that against libbcc.
         let clones = try b.hashTable("clones", key: UInt64.self, value: UInt64.self)
-        let run = limits.start()
         while run.sleep(interval) {
             let items = try clones.items()
             if !items.isEmpty {

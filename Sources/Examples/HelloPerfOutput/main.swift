@@ -57,11 +57,11 @@ struct HelloPerfOutput: ParsableCommand {
         }
         """#
         let b = try BPF(text: prog)
+        let run = limits.start()  // before attaching: a stop signal from here on detaches, exits 0
         let syscall = b.getSyscallFnName("clone")
         try attachKprobeOrTracepoint(b, event: syscall, fnName: "hello", example: "HelloPerfOutput")
 
         print("\(ljust("TIME(s)", 18)) \(ljust("COMM", 16)) \(ljust("PID", 6)) MESSAGE")
-        let run = limits.start()
         var start: UInt64 = 0
         try b["events"].openPerfBuffer(of: Data.self) { _, event in
             guard !run.isDone else { return }

@@ -68,6 +68,7 @@ struct HelloTail: ParsableCommand {
         }
         """#
         let b = try BPF(text: program, cflags: ["-DTIMER_CREATE=\(timerCreateNR)", "-DTIMER_DELETE=\(timerDeleteNR)"])
+        let run = limits.start()  // before attaching: a stop signal from here on detaches, exits 0
 
         let ignoreFn = try b.loadFunction("ignore_opcode", type: .rawTracepoint)
         let execFn = try b.loadFunction("hello_exec", type: .rawTracepoint)
@@ -90,7 +91,6 @@ struct HelloTail: ParsableCommand {
         // between prints "Another syscall").
         try b.attachRawTracepoint(tp: "sys_enter", fnName: "hello")
 
-        let run = limits.start()
         try run.tracePrint(b)
         b.cleanup()
     }

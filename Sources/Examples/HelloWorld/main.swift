@@ -23,6 +23,7 @@ struct HelloWorld: ParsableCommand {
         }
         """#
         let b = try BPF(text: program)
+        let run = limits.start()  // before attaching: a stop signal from here on detaches, exits 0
         let syscall = b.getSyscallFnName("execve")
         do {
             try b.attachKprobe(event: syscall, fnName: "hello")
@@ -30,7 +31,6 @@ struct HelloWorld: ParsableCommand {
             warn("HelloWorld: this kernel has no kprobes; attaching hello to the tracepoint \(tracepoint) instead of \(syscall)")
             try b.attachTracepoint(tp: tracepoint, fnName: "hello")
         }
-        let run = limits.start()
         try run.tracePrint(b)
         b.cleanup()
     }

@@ -58,11 +58,11 @@ struct PacketCount: ParsableCommand {
         let dir = try TemporaryHeader.write(name: "packet.h", text: packetH)
         defer { TemporaryHeader.remove(dir) }
         let b = try BPF(text: Self.program, cflags: ["-iquote", dir])
+        let run = limits.start()  // before attaching: a stop signal from here on detaches, exits 0
         try b.attachXDP(dev: dev, fn: b.loadFunction("hello_packet", type: .xdp))
 
         // BPF_HASH(packets) is a u64 -> u64 hash: a typed view checks that against libbcc.
         let packets = try b.hashTable("packets", key: UInt64.self, value: UInt64.self)
-        let run = limits.start()
         while run.sleep(2) {
             var s = ""
             for (k, v) in try packets.items() {

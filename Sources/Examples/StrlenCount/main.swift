@@ -49,6 +49,7 @@ struct StrlenCount: ParsableCommand {
                 return 0;
             };
             """#)
+        let run = limits.start()  // before attaching: a stop signal from here on detaches, exits 0
         let attached = try b.attachUprobe(name: "c", sym: "strlen", fnName: "count")
         for a in attached { if let ifunc = a.ifunc { warn("StrlenCount: \(ifunc)") } }
 
@@ -58,7 +59,6 @@ struct StrlenCount: ParsableCommand {
 
         // struct key_t { char c[80]; } -> u64: a typed view checks the sizes against libbcc.
         let counts = try b.hashTable("counts", key: InlineArray<80, UInt8>.self, value: UInt64.self)
-        let run = limits.start()
         // --count counts strlen calls, which only the map knows: check it now and then.
         while run.sleep(limits.count == nil ? 3600 : 0.1) {
             if let limit = limits.count, Int(clamping: try counts.values().reduce(0, &+)) >= limit { break }

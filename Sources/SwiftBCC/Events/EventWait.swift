@@ -47,7 +47,7 @@ enum EventWait {
     static func wait(fds: ContiguousArray<Int32>, wake: (Int32, Int32), timeoutMs: Int,
                      onReady: (Int) -> Void) throws -> Outcome {
         Interrupts.install()
-        Interrupts.unblock()
+        Interrupts.unblockForWait()
         let interruptible = timeoutMs != 0
         if interruptible { try Interrupts.check() }
         let n = fds.count

@@ -43,9 +43,11 @@ public enum Interrupts {
     /// Installs the handlers of `stopSignals` now (they are otherwise installed lazily by the
     /// first blocking call). Signals whose disposition the program changed are left alone.
     public static func install() {
+        // Every wait calls this: once installed, it costs one atomic load, not a lock.
+        if ready.load(ordering: .acquiring) { return }
         installLock.withLock {
-            guard !installed else { return }
-            installed = true
+            guard !ready.load(ordering: .acquiring) else { return }
+            defer { ready.store(true, ordering: .releasing) }
             var fds: [Int32] = [-1, -1]
             guard pipe(&fds) == 0 else { return }
             for fd in fds {
@@ -58,53 +60,77 @@ public enum Interrupts {
             // (swift_once) must not happen inside a signal handler.
             _ = pending.load(ordering: .relaxed)
             _ = delivered.load(ordering: .relaxed)
-            unblock()
-            for sig in stopSignals {
+            // The stop signals are blocked on this thread while the handlers go in, and the
+            // old dispositions are all read (and /proc/self/maps parsed, once) before any is
+            // replaced: a SIGQUIT that arrives meanwhile waits for its new handler instead of
+            // reaching the Swift runtime's backtracer, which crashes the process on it.
+            var stops = stopSet()
+            pthread_sigmask(SIG_BLOCK, &stops, nil)
+            defer { unblock() }
+            let runtime = swiftRuntimeRange()
+            let replaced = stopSignals.filter { sig in
                 var old = sigaction()
                 sigaction(sig, nil, &old)
                 // Leave a handler the program installed (or SIG_IGN, as under nohup) alone; replace
                 // the default, and the Swift runtime's crash backtracer, which takes SIGQUIT.
-                if old.__sigaction_handler.sa_handler != nil && !isSwiftRuntimeHandler(old) { continue }
-                var action = sigaction()
-                // Async-signal-safe: a lock-free atomic store and write(2); errno is restored so
-                // the interrupted code's errno survives (a full pipe sets EAGAIN).
-                action.__sigaction_handler.sa_handler = { sig in
-                    let savedErrno = errno
-                    Interrupts.delivered.store(true, ordering: .releasing)
-                    Interrupts.pending.store(sig, ordering: .releasing)
-                    var byte: UInt8 = 1
-                    _ = Glibc.write(Interrupts.wakeWriteFD, &byte, 1)
-                    errno = savedErrno
-                }
-                sigemptyset(&action.sa_mask)
-                action.sa_flags = SA_RESTART
-                sigaction(sig, &action, nil)
+                return old.__sigaction_handler.sa_handler == nil || isInRange(old, runtime)
             }
+            var action = sigaction()
+            // Async-signal-safe: a lock-free atomic store and write(2); errno is restored so
+            // the interrupted code's errno survives (a full pipe sets EAGAIN).
+            action.__sigaction_handler.sa_handler = { sig in
+                let savedErrno = errno
+                Interrupts.delivered.store(true, ordering: .releasing)
+                Interrupts.pending.store(sig, ordering: .releasing)
+                var byte: UInt8 = 1
+                _ = Glibc.write(Interrupts.wakeWriteFD, &byte, 1)
+                errno = savedErrno
+            }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            for sig in replaced { sigaction(sig, &action, nil) }
         }
     }
 
-    /// True when `action` is the Swift runtime's own handler (its backtracer handles SIGQUIT
-    /// as a crash), which a stop signal replaces.
-    static func isSwiftRuntimeHandler(_ action: sigaction) -> Bool {
+    /// Where libswiftCore is mapped (/proc/self/maps: "start-end perms offset dev inode path").
+    private static func swiftRuntimeRange() -> [Range<UInt>] {
+        (FileIO.read("/proc/self/maps") ?? "").split(separator: "\n").compactMap { line in
+            guard line.hasSuffix("libswiftCore.so") else { return nil }
+            let bounds = line.prefix { $0 != " " }.split(separator: "-").compactMap { UInt($0, radix: 16) }
+            return bounds.count == 2 && bounds[0] < bounds[1] ? bounds[0]..<bounds[1] : nil
+        }
+    }
+
+    private static func isInRange(_ action: sigaction, _ ranges: [Range<UInt>]) -> Bool {
         guard let handler = unsafeBitCast(action.__sigaction_handler.sa_handler, to: UnsafeRawPointer?.self),
               UInt(bitPattern: handler) > 1 else { return false }
         let address = UInt(bitPattern: handler)
-        // Where libswiftCore is mapped (/proc/self/maps: "start-end perms offset dev inode path").
-        for line in (FileIO.read("/proc/self/maps") ?? "").split(separator: "\n") where line.hasSuffix("libswiftCore.so") {
-            let range = line.prefix { $0 != " " }.split(separator: "-").compactMap { UInt($0, radix: 16) }
-            if range.count == 2, range[0] <= address, address < range[1] { return true }
-        }
-        return false
+        return ranges.contains { $0.contains(address) }
     }
 
     /// Unblocks the stop signals on the calling thread. A blocked mask is inherited across
     /// exec (a test runner or service manager may pass one on), and a blocked signal would
     /// never reach the handler.
     static func unblock() {
+        var set = stopSet()
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
+    /// `stopSignals` as a signal set.
+    private static func stopSet() -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
         for sig in stopSignals { sigaddset(&set, sig) }
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        return set
+    }
+
+    /// `unblock()` for a wait: a system call only when the calling thread is not the last one
+    /// that unblocked (an event loop's thread pays it once, not on every poll).
+    static func unblockForWait() {
+        let me = UInt(bitPattern: Int(bitPattern: pthread_self()))
+        if lastUnblocked.load(ordering: .relaxed) == me { return }
+        unblock()
+        lastUnblocked.store(me, ordering: .relaxed)
     }
 
     /// Test hook and programmatic stop: behave as if `signal` had arrived.
@@ -199,5 +225,8 @@ public enum Interrupts {
     nonisolated(unsafe) static var wakeReadFD: Int32 = -1
     nonisolated(unsafe) static var wakeWriteFD: Int32 = -1
     private static let installLock = Lock()
-    nonisolated(unsafe) private static var installed = false
+    /// `install()` has run.
+    private static let ready = Atomic<Bool>(false)
+    /// The thread (`pthread_self`) that last unblocked the stop signals for a wait.
+    private static let lastUnblocked = Atomic<UInt>(0)
 }
