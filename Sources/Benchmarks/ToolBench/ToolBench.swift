@@ -22,8 +22,14 @@ struct ToolBench: ParsableCommand {
     @Option(help: "Rounds (the median is reported).")
     var rounds = 3
 
-    @Option(help: "Row tools: load events per second (connects, lookups).")
+    @Option(help: "Row tools: load events per second (connects, lookups, opens, stats, kills).")
     var rate = 2000
+
+    @Option(help: "Exec load (execsnoop, exitsnoop): processes spawned per second, at most.")
+    var execRate = 200
+
+    @Option(help: "Seconds to wait for a tool's first output (a compile under qemu TCG takes minutes).")
+    var startTimeout = 120.0
 
     @Option(help: "Tools to run (comma-separated): \(Self.all.map(\.name).joined(separator: ", ")).")
     var only: String?
@@ -34,12 +40,15 @@ struct ToolBench: ParsableCommand {
     @Option(help: "Where the Swift tools are (default: beside this executable).")
     var toolsDir: String?
 
-    /// A tool, its arguments (the same for both), and its load.
+    /// A tool, its arguments (the same for both; `{pid}` is this benchmark's pid), and its load.
     struct Case {
-        enum Load { case syscalls, tcpSessions, lookups }
+        enum Load { case syscalls, tcpSessions, lookups, opens, stats, kills, execs }
         var name: String
         var arguments: [String]
         var load: Load
+        /// The tool prints its header before it compiles (Python's exitsnoop): it is ready at
+        /// its first row, which the benchmark makes by spawning /bin/true.
+        var headerFirst = false
     }
 
     static let all: [Case] = [
@@ -48,6 +57,14 @@ struct ToolBench: ParsableCommand {
         Case(name: "stackcount", arguments: ["t:syscalls:sys_enter_getppid"], load: .syscalls),
         Case(name: "tcplife", arguments: [], load: .tcpSessions),
         Case(name: "gethostlatency", arguments: [], load: .lookups),
+        // The row tools whose Python originals need kprobes or kfuncs: run where they work (the
+        // VM lane's kernel, `scripts/vm-run`; see docs/Performance.md).
+        Case(name: "opensnoop", arguments: ["-p", "{pid}"], load: .opens),
+        Case(name: "statsnoop", arguments: ["-p", "{pid}"], load: .stats),
+        Case(name: "killsnoop", arguments: ["-p", "{pid}"], load: .kills),
+        Case(name: "tcpconnect", arguments: ["-p", "{pid}"], load: .tcpSessions),
+        Case(name: "execsnoop", arguments: ["-P", "{pid}"], load: .execs),
+        Case(name: "exitsnoop", arguments: [], load: .execs, headerFirst: true),
     ]
 
     func run() throws {
@@ -72,14 +89,14 @@ struct ToolBench: ParsableCommand {
                     env["SWIFTBCC_CACHE_DIR"] = NSTemporaryDirectory() + "toolbench-\(getpid())-\(c.name)-\(round)"
                     defer { try? FileManager.default.removeItem(atPath: env["SWIFTBCC_CACHE_DIR"]!) }
                     for cold in [true, false] {
-                        switch try measure(swiftPath, c.arguments, c.load, environment: env) {
+                        switch try measure(swiftPath, c, environment: env) {
                         case .success(let m): if cold { swift.append(m) } else { warm.append(m) }
                         case .failure(let f): note = "Swift: \(f.reason)"
                         }
                     }
                     try checkStop()
                     if access(pythonPath, R_OK) == 0 {
-                        switch try measure(python, [pythonPath] + c.arguments, c.load, environment: pythonEnvironment()) {
+                        switch try measure(python, c, prefix: [pythonPath], environment: pythonEnvironment()) {
                         case .success(let m): py.append(m)
                         case .failure(let f): note = "Python: \(f.reason)"
                         }
@@ -104,6 +121,10 @@ struct ToolBench: ParsableCommand {
             case .syscalls: load = "getppid() loop, \(Int(s?.events ?? 0)) calls"
             case .tcpSessions: load = "loopback TCP sessions, \(rate)/s, \(Int(s?.events ?? 0))"
             case .lookups: load = "getaddrinfo(\"localhost\"), \(rate)/s, \(Int(s?.events ?? 0))"
+            case .opens: load = "open() of a missing file, \(rate)/s, \(Int(s?.events ?? 0))"
+            case .stats: load = "statvfs() (the statfs syscall) of a missing file, \(rate)/s, \(Int(s?.events ?? 0))"
+            case .kills: load = "kill(self, 0), \(rate)/s, \(Int(s?.events ?? 0))"
+            case .execs: load = "spawn and wait /bin/true, up to \(execRate)/s, \(Int(s?.events ?? 0))"
             }
             func ns(_ v: Double?) -> String { v.map { String(format: $0 * 1e9 < 10 ? "%.2f" : "%.0f", $0 * 1e9) } ?? "–" }
             func st(_ m: Measure?) -> String { m.map { String(format: "%.3f", $0.start) } ?? "–" }
@@ -138,11 +159,13 @@ struct ToolBench: ParsableCommand {
     struct Failure: Error { var reason: String }
 
     /// One run: spawn on a pty, wait for the first output, CPU before and after the load.
-    func measure(_ executable: String, _ arguments: [String], _ load: Case.Load,
+    func measure(_ executable: String, _ c: Case, prefix: [String] = [],
                  environment: [String: String]?) throws -> Result<Measure, Failure> {
         let pty = try PTY()
         defer { pty.close() }
         let t0 = Date()
+        let load = c.load
+        let arguments = prefix + c.arguments.map { $0 == "{pid}" ? String(getpid()) : $0 }
         let pid = try spawn(executable, arguments, stdout: pty.slave, environment: environment)
         pty.closeSlave()
         var stopped = false
@@ -150,10 +173,10 @@ struct ToolBench: ParsableCommand {
             if !stopped { kill(pid, SIGKILL); _ = reap(pid) }
         }
         // The first output is the header: the probes are attached.
-        let deadline = Date().addingTimeInterval(120)
+        let deadline = Date().addingTimeInterval(startTimeout)
         while pty.text.isEmpty {
             try checkStop()
-            if Date() > deadline { return .failure(Failure(reason: "no output in 120 s")) }
+            if Date() > deadline { return .failure(Failure(reason: "no output in \(startTimeout) s")) }
             if let status = reap(pid, wait: false) {
                 stopped = true
                 return .failure(Failure(reason: "exited with status \(status) before any output: "
@@ -161,15 +184,37 @@ struct ToolBench: ParsableCommand {
             }
             pty.pump(timeoutMs: 20)
         }
+        // A tool that prints its header first is ready at its first row.
+        // (Bytes, not Characters: the terminal ends lines with "\r\n", one Character.)
+        while c.headerFirst && pty.text.utf8.lazy.filter({ $0 == 0x0a }).count < 2 {
+            try checkStop()
+            if Date() > deadline { return .failure(Failure(reason: "no row in \(startTimeout) s")) }
+            if reap(pid, wait: false) != nil {
+                stopped = true
+                return .failure(Failure(reason: "exited before its first row: " + (pty.text.split(separator: "\n").last.map(String.init) ?? "")))
+            }
+            spawnTrue()
+            pty.pump(timeoutMs: 20)
+        }
         let start = Date().timeIntervalSince(t0)
         // Let it settle (Python prints its header before its last attach in some tools).
         let settle = Date().addingTimeInterval(0.5)
         while Date() < settle { pty.pump(timeoutMs: 20) }
         let cpu0 = cpuSeconds(pid), user0 = userSeconds(pid)
+        let before = pty.received
         let events = try runLoad(load, pty: pty)
         let drain = Date().addingTimeInterval(1.0)
         while Date() < drain { pty.pump(timeoutMs: 20) }
         let cpu1 = cpuSeconds(pid), user1 = userSeconds(pid)
+        // A tool that died after its first output (an error message) measured nothing.
+        if let status = reap(pid, wait: false) {
+            stopped = true
+            return .failure(Failure(reason: "exited with status \(status) during the load: "
+                + (pty.text.split(separator: "\n").last.map(String.init) ?? "")))
+        }
+        if load != .syscalls && pty.received == before {
+            return .failure(Failure(reason: "printed no row during the load"))
+        }
         // Ctrl-C: the tool prints its summary and exits; SIGKILL if it has not within 30 s.
         kill(pid, SIGINT)
         let end = Date().addingTimeInterval(30)
@@ -196,13 +241,24 @@ struct ToolBench: ParsableCommand {
                 n += 10_000
                 pty.pump(timeoutMs: 0)
             }
-        case .tcpSessions, .lookups:
+        case .tcpSessions, .lookups, .opens, .stats, .kills, .execs:
             let listener = load == .tcpSessions ? try LoopbackListener() : nil
             defer { listener?.close() }
-            let interval = 1.0 / Double(rate)
+            let missing = "/tmp/toolbench-missing-\(getpid())"
+            let interval = 1.0 / Double(load == .execs ? execRate : rate)
             var next = Date()
             while Date() < end {
-                if load == .tcpSessions { listener!.session() } else { lookup() }
+                switch load {
+                case .tcpSessions: listener!.session()
+                case .lookups: lookup()
+                case .opens: _ = open(missing, O_RDONLY)
+                case .stats:
+                    var s = statvfs()  // glibc: the statfs syscall
+                    _ = statvfs(missing, &s)
+                case .kills: _ = kill(getpid(), 0)
+                case .execs: spawnTrue()
+                case .syscalls: break
+                }
                 n += 1
                 next += interval
                 // Paced: read the tool's output while waiting for the next event's time.
@@ -215,6 +271,14 @@ struct ToolBench: ParsableCommand {
             }
         }
         return n
+    }
+
+    /// One short-lived process: /bin/true, spawned and waited for.
+    func spawnTrue() {
+        var pid: pid_t = 0
+        var argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { free(argv[0]) }
+        if posix_spawn(&pid, "/bin/true", nil, nil, &argv, environ) == 0 { _ = reap(pid) }
     }
 
     func lookup() {
@@ -284,6 +348,8 @@ final class PTY {
     let master: Int32
     private(set) var slave: Int32
     private var bytes: [UInt8] = []
+    /// All the bytes read so far (`text` keeps the last megabyte).
+    private(set) var received = 0
 
     init() throws {
         // /dev/ptmx as posix_openpt opens it (glibc declares that only under _XOPEN_SOURCE):
@@ -320,6 +386,7 @@ final class PTY {
             let n = read(master, &chunk, chunk.count)
             if n <= 0 { return }
             bytes += chunk[..<n]
+            received += n
             if bytes.count > 1 << 20 { bytes.removeFirst(bytes.count - (1 << 16)) }
             wait = 0
         }
