@@ -30,19 +30,39 @@ extension BPF {
     public func pollLoop(timeout: Int = -1, _ body: () throws -> Void = {}) throws {
         Interrupts.install()
         try loopUntilInterrupted {
-            let perf = !eventReaders.perfIsEmpty
-            let ring = !eventReaders.ringIsEmpty
-            switch (perf, ring) {
-            case (true, true):
-                try perfBufferPoll(timeout: timeout < 0 ? 50 : min(timeout, 50))
-                if !Self.isInterrupted { try ringBufferPoll(timeout: 0) }
-            case (true, false): try perfBufferPoll(timeout: timeout)
-            case (false, true): try ringBufferPoll(timeout: timeout)
-            case (false, false):
-                throw BPFError.invalidArgument("pollLoop: no perf or ring buffer is open; open one first with "
-                    + "b[\"events\"].openPerfBuffer { ... } or openRingBuffer { ... }.")
-            }
+            try pollBuffers(timeout: timeout, caller: "pollLoop")
             if !Self.isInterrupted { try body() }
+        }
+    }
+
+    /// One poll of every open perf buffer and ring buffer, running their callbacks: what
+    /// ``pollLoop(timeout:_:)`` does each time round, for a loop of a program's own that
+    /// should not care which kind its events come in. `timeout` (milliseconds, negative:
+    /// none) bounds the wait; with both kinds open it waits on the perf buffers for at most
+    /// 50 ms and then drains the rings. Returns early on `cleanup()` and on SIGINT/SIGTERM,
+    /// as ``perfBufferPoll(timeout:)`` and ``ringBufferPoll(timeout:)`` do.
+    ///
+    /// - Throws: what a callback throws, and what those two throw; `.invalidArgument` when
+    ///   no buffer is open.
+    ///
+    /// Python: `b.perf_buffer_poll(timeout)` or `b.ring_buffer_poll(timeout)`, whichever the
+    /// program's buffers are.
+    public func pollBuffers(timeout: Int = -1) throws {
+        try pollBuffers(timeout: timeout, caller: "pollBuffers")
+    }
+
+    private func pollBuffers(timeout: Int, caller: String) throws {
+        let perf = !eventReaders.perfIsEmpty
+        let ring = !eventReaders.ringIsEmpty
+        switch (perf, ring) {
+        case (true, true):
+            try perfBufferPoll(timeout: timeout < 0 ? 50 : min(timeout, 50))
+            if !Self.isInterrupted { _ = try ringBufferPoll(timeout: 0) }
+        case (true, false): try perfBufferPoll(timeout: timeout)
+        case (false, true): _ = try ringBufferPoll(timeout: timeout)
+        case (false, false):
+            throw BPFError.invalidArgument("\(caller): no perf or ring buffer is open; open one first with "
+                + "b[\"events\"].openPerfBuffer { ... } or openRingBuffer { ... }.")
         }
     }
 

@@ -102,13 +102,15 @@ public final class ToolSession {
     /// tool's CPU), for at most this much more latency of a row.
     public static let coalescing = 0.01
 
-    /// Polls `b`'s perf buffers until the run is done (`until` lets a tool stop earlier). When
+    /// Polls `b`'s perf and ring buffers until the run is done (`until`, checked after each poll,
+    /// lets a tool stop earlier). An idle tool does not wake up: the poll waits
+    /// for an event, a stop signal, `cleanup()` or the end of the duration. When
     /// events come faster than ``coalescing`` (a poll printed more than one row, or printed
     /// rows within ``coalescing`` of the last that did) it waits that long before the next
     /// poll, so that the events of a busy period are read in batches; a lone event costs one
     /// wakeup, not two.
     ///
-    /// `header` (the tool's column header) is printed first. Open the perf buffers before
+    /// `header` (the tool's column header) is printed first. Open the buffers before
     /// calling this: a user, or a test, takes the header to mean the tool is ready, and an
     /// event the kernel sends to a perf buffer nobody has opened yet is lost.
     public func pollLoop(_ b: BPF, header: String? = nil, until stop: () -> Bool = { false }) throws {
@@ -116,9 +118,13 @@ public final class ToolSession {
         var lastRows = -Double.infinity
         do {
             while !isDone && !stop() {
-                let ms = remaining.map { Int(min($0, 0.25) * 1000) } ?? 250
+                // No timeout without a duration: a stop signal, `cleanup()` and every event wake
+                // the poll, and `until` can only turn true after an event, so an idle tool
+                // sleeps (Python's `perf_buffer_poll()` waits forever too; a 250 ms slice cost
+                // 4 wakeups a second).
+                let ms = remaining.map { Int(min($0, 3600) * 1000) + 1 } ?? -1
                 let before = rows
-                try b.perfBufferPoll(timeout: max(ms, 1))
+                try b.pollBuffers(timeout: ms)
                 guard rows != before else { continue }
                 let now = TimeFormat.monotonicSeconds()
                 let busy = rows - before > 1 || now - lastRows < Self.coalescing

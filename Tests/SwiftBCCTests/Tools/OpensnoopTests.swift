@@ -111,6 +111,37 @@ extension KernelSuite {
             #expect(child.stdoutLines == ["PID    COMM               FD ERR PATH"])
         }
 
+        /// The voluntary context switches of `pid`'s main thread (its wakeups from a blocking wait).
+        static func wakeups(_ pid: Int32) -> Int? {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/status", encoding: .utf8),
+                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("voluntary_ctxt_switches:") })
+            else { return nil }
+            return Int(line.split(separator: "\t").last?.trimmingCharacters(in: .whitespaces) ?? "")
+        }
+
+        @Test("with no events the tool does not wake up (no poll slices), and Ctrl-C still ends it at once")
+        func idleDoesNotWake() throws {
+            // A process that opens nothing: opensnoop -p filters in the kernel, so no event comes.
+            let sleeper = Process()
+            sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+            sleeper.arguments = ["60"]
+            try sleeper.run()
+            // SIGKILL: a child of the test process may inherit SIGTERM blocked.
+            defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
+            let child = try ToolTest.startTool("opensnoop", ["-p", String(sleeper.processIdentifier)])
+            let pid = child.process.processIdentifier
+            usleep(300_000)
+            let before = try #require(Self.wakeups(pid))
+            usleep(2_000_000)
+            let after = try #require(Self.wakeups(pid))
+            // A 250 ms poll slice made 8 in these 2 s; a wait for events alone makes none.
+            #expect(after - before <= 2, "the idle tool woke \(after - before) times in 2 s")
+            let stopAsked = Date()
+            #expect(ToolTest.stop(child) == 0, "stderr: \(child.stderr)")
+            #expect(Date().timeIntervalSince(stopAsked) < 5, "Ctrl-C took \(Date().timeIntervalSince(stopAsked)) s")
+            #expect(child.stdoutLines == ["PID    COMM               FD ERR PATH"], "stdout: \(child.stdout)")
+        }
+
         @Test("Python's opensnoop and ours print the same header and rows for the same opens",
               .requiresPythonTool("opensnoop"), .tags(.vmLane))
         func sameAsPython() throws {
