@@ -72,6 +72,21 @@ public struct FeatureSupport: Sendable, CustomStringConvertible {
         try $0["probe_ring"].openRingBuffer { _ in }
     }
 
+    /// Can this kernel create a BPF ring buffer map (Linux 5.8+)? One map-create call, no
+    /// compile: cheap enough for a tool choosing its event output at start (``ringBuffers``
+    /// also maps and opens one, through a compiled program).
+    public static let ringBufferMaps = probe("a BPF ring buffer map (Linux 5.8+)") {
+        let created = LibBCC.call("bcc_create_map_xattr") {
+            swiftbcc_create_map(Int32(BPF_MAP_TYPE_RINGBUF.rawValue), "probe_ring", 0, 0, 4096, 0, true)
+        }
+        switch created {
+        case .success(let fd): Glibc.close(fd)
+        case .failure(let failure):
+            throw BPFError.mapCreationFailed(map: "probe_ring", errno: failure.errno,
+                                             hint: "ring buffers need Linux 5.8 or later", detail: failure.output)
+        }
+    }
+
     /// Can raw tracepoint programs be attached (on `sys_enter`)?
     public static let rawTracepoints = probe("a raw tracepoint on sys_enter",
                                              program: "RAW_TRACEPOINT_PROBE(sys_enter) { return 0; }")

@@ -4,6 +4,8 @@
 // Attach paths: kprobe + kretprobe on the execve syscall function (the Python tool's), else the
 // syscalls:sys_enter_execve / sys_exit_execve tracepoints. The PPID is read at the running
 // kernel's BTF offsets (KernelFields), so it is right even with another kernel's headers.
+// Events go through a BPF ring buffer where only an exec's return record wakes the reader (Linux
+// 5.8+; one wakeup per exec, Python's perf buffer takes one per argument too), else a perf buffer.
 import ArgumentParser
 import BCCTools
 import Glibc
@@ -70,6 +72,11 @@ struct Execsnoop: ParsableCommand {
     @Option(name: [.customShort("P"), .customLong("ppid")], help: "trace this parent PID only")
     var ppid: Int?
 
+    /// `--perf-buffer` (hidden): a perf buffer even where ring buffers work, as Python's tool
+    /// (a wakeup per argument record as well as per exec).
+    @Flag(name: .customLong("perf-buffer"), help: .hidden)
+    var perfBuffer = false
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -104,12 +111,12 @@ struct Execsnoop: ParsableCommand {
         int retval;
     };
 
-    BPF_PERF_OUTPUT(events);
+    EVENTS_OUTPUT
 
     static int __submit_arg(void *ctx, void *ptr, struct data_t *data)
     {
         bpf_probe_read_user(data->argv, sizeof(data->argv), ptr);
-        events.perf_submit(ctx, data, sizeof(struct data_t));
+        SUBMIT_ARG(data);
         return 1;
     }
 
@@ -156,7 +163,7 @@ struct Execsnoop: ParsableCommand {
         // handle truncated argument list (copied, not read with bpf_probe_read_user: the
         // string is on the BPF stack, and reading it as user memory fails on current kernels)
         __builtin_memcpy(data.argv, "...", 4);
-        events.perf_submit(ctx, &data, sizeof(data));
+        SUBMIT_ARG(&data);
     out:
         return 0;
     }
@@ -180,7 +187,7 @@ struct Execsnoop: ParsableCommand {
         bpf_get_current_comm(&data.comm, sizeof(data.comm));
         data.type = EVENT_RET;
         data.retval = ret;
-        events.perf_submit(ctx, &data, sizeof(data));
+        SUBMIT_RET(&data);
 
         return 0;
     }
@@ -215,8 +222,23 @@ struct Execsnoop: ParsableCommand {
     }
     """#
 
-    func program(_ variant: String) throws -> String {
+    /// The program with `variant`'s probes. With `ringBuffer` its events go to a BPF ring
+    /// buffer in which only an exec's return record wakes the reader (its argument records,
+    /// written before it, do not): one wakeup per exec where a perf buffer (Python's) takes
+    /// one per argument too. Without, the perf buffer Python's tool uses.
+    func program(_ variant: String, ringBuffer: Bool) throws -> String {
         var text = ProgramText(Self.common + variant)
+        if ringBuffer {
+            text.replace("EVENTS_OUTPUT", with: "BPF_RINGBUF_OUTPUT(events, \(Self.ringPages));")
+            text.replace("SUBMIT_ARG(data);", with: "events.ringbuf_output(data, sizeof(struct data_t), BPF_RB_NO_WAKEUP);")
+            text.replace("SUBMIT_ARG(&data);", with: "events.ringbuf_output(&data, sizeof(data), BPF_RB_NO_WAKEUP);")
+            text.replace("SUBMIT_RET(&data);", with: "events.ringbuf_output(&data, sizeof(data), BPF_RB_FORCE_WAKEUP);")
+        } else {
+            text.replace("EVENTS_OUTPUT", with: "BPF_PERF_OUTPUT(events);")
+            text.replace("SUBMIT_ARG(data);", with: "events.perf_submit(ctx, data, sizeof(struct data_t));")
+            text.replace("SUBMIT_ARG(&data);", with: "events.perf_submit(ctx, &data, sizeof(data));")
+            text.replace("SUBMIT_RET(&data);", with: "events.perf_submit(ctx, &data, sizeof(data));")
+        }
         text.replace("MAXARG", with: String(maxArgs))
         text.filter("UID_FILTER", skipIf: uid.map { "uid != \($0)" })
         text.filter("PPID_FILTER", skipIf: ppid.map { "data.ppid != \($0)" })
@@ -235,15 +257,19 @@ struct Execsnoop: ParsableCommand {
         var retval: Int32
     }
 
+    /// The ring buffer's size in pages (shared by all CPUs; the perf buffer has 64 per CPU).
+    static let ringPages = 128
+
     func run() throws {
         let syscall = BPF.getSyscallPrefix() + "execve"
+        let ring = !perfBuffer && FeatureSupport.ringBufferMaps.isSupported
         let paths = [
-            AttachPath(.kprobe, targets: "\(syscall) entry and return", program: try program(Self.kprobeText)) { b in
+            AttachPath(.kprobe, targets: "\(syscall) entry and return", program: try program(Self.kprobeText, ringBuffer: ring)) { b in
                 try b.attachKprobe(event: syscall, fnName: "syscall__execve")
                 try b.attachKretprobe(event: syscall, fnName: "do_ret_sys_execve")
             },
             AttachPath(.tracepoint, targets: "syscalls:sys_enter_execve, syscalls:sys_exit_execve",
-                       program: try program(Self.tracepointText)) { _ in },
+                       program: try program(Self.tracepointText, ringBuffer: ring)) { _ in },
         ]
         if common.ebpf {
             print(AttachSelection.firstAvailable(try common.choose(paths)).program)
@@ -269,7 +295,7 @@ struct Execsnoop: ParsableCommand {
         let fails = self.fails
         let quote = self.quote
         let printUID = self.printUID
-        try b["events"].openPerfBuffer(of: Event.self, pageCount: 64) { _, event in
+        let onEvent = { (event: Event) in
             if event.type == 0 {
                 argv[event.pid, default: []].append(cText(event.argv))
                 return
@@ -295,6 +321,11 @@ struct Execsnoop: ParsableCommand {
                     r.append(arg.contains("\n") ? arg.replacing("\n", with: "\\n") : arg)
                 }
             }
+        }
+        if ring {
+            try b["events"].openRingBuffer(of: Event.self, callback: onEvent)
+        } else {
+            try b["events"].openPerfBuffer(of: Event.self, pageCount: 64) { _, event in onEvent(event) }
         }
         try session.pollLoop(b, header: header)
         b.cleanup()

@@ -92,6 +92,48 @@ extension KernelSuite {
             #expect(!rows.isEmpty && rows.allSatisfy { $0.hasSuffix(" \(command) 0.01 ...") }, "stdout: \(child.stdout)")
         }
 
+        /// Runs execsnoop (`extra` flags) over 12 execs of a marked command with three
+        /// arguments, 100 ms apart (each alone, no batching); returns its rows of them and its
+        /// main thread's wakeups (voluntary context switches) from before the first to after
+        /// the last.
+        func execWakeups(_ extra: [String], marker: String) throws -> (rows: [String], wakeups: Int) {
+            let dir = try ToolTest.temporaryDirectory(marker)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let command = try ToolTest.markedCommand(marker, in: dir)
+            let child = try ToolTest.startTool("execsnoop", extra + ["-P", String(getpid())])
+            let tool = child.process.processIdentifier
+            // One exec first: the tool is past its start-up.
+            ToolTest.waitForRow(child, containing: marker) { _ = try? ToolTest.spawn(command, ["0", marker, "first"]) }
+            usleep(200_000)
+            let before = try #require(OpensnoopTests.wakeups(tool))
+            for i in 0..<12 {
+                _ = try ToolTest.spawn(command, ["0", marker, "n\(i)"])
+                usleep(100_000)
+            }
+            ToolTest.waitForRow(child, containing: "\(marker) n11")
+            let after = try #require(OpensnoopTests.wakeups(tool))
+            #expect(ToolTest.stop(child) == 0, "stderr: \(child.stderr)")
+            let rows = child.stdoutLines.filter { $0.contains(" \(marker) n") }
+            #expect(rows.count == 12 && rows.allSatisfy { $0.hasPrefix(marker) && ToolTest.fields($0).suffix(3).first == "0" },
+                    "stdout: \(child.stdout)")
+            return (rows, after - before)
+        }
+
+        @Test("ring buffer events: one wakeup per exec (its argument records do not wake the tool); --perf-buffer, Python's output, prints the same rows",
+              .requiresRingBuffers)
+        func oneWakeupPerExec() throws {
+            let marker = uniqueMarker("ex")
+            let ring = try execWakeups([], marker: marker)
+            let perf = try execWakeups(["--perf-buffer"], marker: marker)
+            // 12 execs, 4 records each: the perf buffer wakes the tool at least twice per exec
+            // (the arguments, then the return ~1 ms later) unless the two are read together.
+            #expect(ring.wakeups <= 18, "ring buffer: \(ring.wakeups) wakeups for 12 execs (perf buffer: \(perf.wakeups))")
+            // The same rows but for the PID column.
+            let shape = { (row: String) in ToolTest.fields(row).enumerated().filter { $0.offset != 1 }.map(\.element) }
+            #expect(ring.rows.map(shape) == perf.rows.map(shape),
+                    "ring:\n\(ring.rows.joined(separator: "\n"))\nperf:\n\(perf.rows.joined(separator: "\n"))")
+        }
+
         @Test("Python's execsnoop and ours print the same header and rows for the same execs",
               .requiresPythonTool("execsnoop"), .tags(.vmLane))
         func sameAsPython() throws {
