@@ -134,3 +134,26 @@ public func warn(_ message: String) {
 public func attachKprobeOrTracepoint(_ b: BPF, event: String, fnName: String, example: String) throws {
     try b.attachKprobe(event: event, fnName: fnName, fallbackToTracepoint: true, warningPrefix: example)
 }
+
+/// An example's command: `@main struct HelloWorld: ExampleCommand`. SwiftBCC's stop-signal
+/// handlers are installed before the command line is parsed, so Ctrl-C, SIGTERM, SIGHUP or
+/// SIGQUIT at any point of the run (during the compile, between attaching and the event loop)
+/// ends it the way the Python original's KeyboardInterrupt does: the probes detached, exit 0.
+public protocol ExampleCommand: ParsableCommand {}
+
+extension ExampleCommand {
+    /// ArgumentParser's `main()`, with the handlers installed first and a stop during the
+    /// compile (`BPFError.interrupted`, the compile child ended by the same Ctrl-C) as exit 0.
+    public static func main() {
+        Interrupts.install()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch BPFError.interrupted {
+            fflush(nil)
+            Glibc.exit(0)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}

@@ -16,7 +16,7 @@ import Glibc
 import SwiftBCC
 
 @main
-struct BiteHist: ParsableCommand {
+struct BiteHist: ExampleCommand {
     static let configuration = CommandConfiguration(
         abstract: "Summarize block device I/O size as histograms until Ctrl-C (or --count I/Os, or --duration).",
         discussion: "--count N stops after N block I/O completions have been traced.")

@@ -24,7 +24,7 @@ struct Data: BitwiseCopyable {
 }
 
 @main
-struct HelloBuffer: ParsableCommand {
+struct HelloBuffer: ExampleCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the pid, uid and command of every program executed, sent through a perf buffer.")
 
@@ -57,7 +57,7 @@ struct HelloBuffer: ParsableCommand {
         }
         """#
         let b = try BPF(text: program)
-        let run = limits.start()  // before attaching: a stop signal from here on detaches, exits 0
+        let run = limits.start()
         let syscall = b.getSyscallFnName("execve")
         try attachKprobeOrTracepoint(b, event: syscall, fnName: "hello", example: "HelloBuffer")
         try b["output"].openPerfBuffer(of: Data.self) { _, data in

@@ -12,7 +12,7 @@ import ExampleSupport
 import SwiftBCC
 
 @main
-struct HelloLSM: ParsableCommand {
+struct HelloLSM: ExampleCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the files one user accesses (kfunc on security_file_permission).")
 

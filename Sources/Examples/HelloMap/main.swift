@@ -17,7 +17,7 @@ import ExampleSupport
 import SwiftBCC
 
 @main
-struct HelloMap: ParsableCommand {
+struct HelloMap: ExampleCommand {
     static let configuration = CommandConfiguration(
         abstract: "Count clone() calls per user id in a BPF hash map and print the counts every interval.")
 
@@ -52,7 +52,7 @@ struct HelloMap: ParsableCommand {
         }
         """#
         let b = try BPF(text: program)
-        let run = limits.start()  // before attaching: a stop signal from here on detaches, exits 0
+        let run = limits.start()
         let clone = b.getSyscallFnName("clone")
         try attachKprobeOrTracepoint(b, event: clone, fnName: "hello_world", example: "HelloMap")
         // BPF_HASH(clones) is a u64 -> u64 hash: a typed view checks that against libbcc.

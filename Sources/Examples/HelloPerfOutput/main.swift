@@ -26,7 +26,7 @@ struct Data: BitwiseCopyable {
 }
 
 @main
-struct HelloPerfOutput: ParsableCommand {
+struct HelloPerfOutput: ExampleCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print \"Hello, perf_output!\" with the time, command and pid of every clone(), through a perf buffer.")
 
@@ -57,7 +57,7 @@ struct HelloPerfOutput: ParsableCommand {
         }
         """#
         let b = try BPF(text: prog)
-        let run = limits.start()  // before attaching: a stop signal from here on detaches, exits 0
+        let run = limits.start()
         let syscall = b.getSyscallFnName("clone")
         try attachKprobeOrTracepoint(b, event: syscall, fnName: "hello", example: "HelloPerfOutput")
 

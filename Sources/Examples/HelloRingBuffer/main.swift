@@ -23,7 +23,7 @@ struct Event: BitwiseCopyable {
 }
 
 @main
-struct HelloRingBuffer: ParsableCommand {
+struct HelloRingBuffer: ExampleCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the command and file name of every openat(), sent through a ring buffer.")
 

@@ -25,7 +25,7 @@ let execveNR = 59, timerCreateNR = 222, timerDeleteNR = 226
 #endif
 
 @main
-struct HelloTail: ParsableCommand {
+struct HelloTail: ExampleCommand {
     static let configuration = CommandConfiguration(
         abstract: "Tail-call a handler per syscall from the sys_enter raw tracepoint and print execs and timer calls.")
 
@@ -68,7 +68,7 @@ struct HelloTail: ParsableCommand {
         }
         """#
         let b = try BPF(text: program, cflags: ["-DTIMER_CREATE=\(timerCreateNR)", "-DTIMER_DELETE=\(timerDeleteNR)"])
-        let run = limits.start()  // before attaching: a stop signal from here on detaches, exits 0
+        let run = limits.start()
 
         let ignoreFn = try b.loadFunction("ignore_opcode", type: .rawTracepoint)
         let execFn = try b.loadFunction("hello_exec", type: .rawTracepoint)

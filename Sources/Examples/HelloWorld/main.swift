@@ -9,7 +9,7 @@ import ExampleSupport
 import SwiftBCC
 
 @main
-struct HelloWorld: ParsableCommand {
+struct HelloWorld: ExampleCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print \"Hello World!\" through trace_pipe every time a program is executed.")
 
@@ -23,7 +23,7 @@ struct HelloWorld: ParsableCommand {
         }
         """#
         let b = try BPF(text: program)
-        let run = limits.start()  // before attaching: a stop signal from here on detaches, exits 0
+        let run = limits.start()
         let syscall = b.getSyscallFnName("execve")
         do {
             try b.attachKprobe(event: syscall, fnName: "hello")

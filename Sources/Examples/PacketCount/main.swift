@@ -19,7 +19,7 @@ import Glibc
 import SwiftBCC
 
 @main
-struct PacketCount: ParsableCommand {
+struct PacketCount: ExampleCommand {
     static let configuration = CommandConfiguration(
         abstract: "Count the IP packets a network device receives, per protocol (XDP).")
 
@@ -58,7 +58,7 @@ struct PacketCount: ParsableCommand {
         let dir = try TemporaryHeader.write(name: "packet.h", text: packetH)
         defer { TemporaryHeader.remove(dir) }
         let b = try BPF(text: Self.program, cflags: ["-iquote", dir])
-        let run = limits.start()  // before attaching: a stop signal from here on detaches, exits 0
+        let run = limits.start()
         try b.attachXDP(dev: dev, fn: b.loadFunction("hello_packet", type: .xdp))
 
         // BPF_HASH(packets) is a u64 -> u64 hash: a typed view checks that against libbcc.

@@ -18,7 +18,7 @@ import Glibc
 import SwiftBCC
 
 @main
-struct StrlenCount: ParsableCommand {
+struct StrlenCount: ExampleCommand {
     static let configuration = CommandConfiguration(
         abstract: "Trace strlen() and print a frequency count of strings.")
 
@@ -49,7 +49,7 @@ struct StrlenCount: ParsableCommand {
                 return 0;
             };
             """#)
-        let run = limits.start()  // before attaching: a stop signal from here on detaches, exits 0
+        let run = limits.start()
         let attached = try b.attachUprobe(name: "c", sym: "strlen", fnName: "count")
         for a in attached { if let ifunc = a.ifunc { warn("StrlenCount: \(ifunc)") } }
 
