@@ -75,7 +75,8 @@ public struct FeatureSupport: Sendable, CustomStringConvertible {
     /// Can this kernel create a BPF ring buffer map (Linux 5.8+)? One map-create call, no
     /// compile: cheap enough for a tool choosing its event output at start (``ringBuffers``
     /// also maps and opens one, through a compiled program).
-    public static let ringBufferMaps = probe("a BPF ring buffer map (Linux 5.8+)") {
+    /// (Not preceded by the ``bpf`` probe, which compiles a program: a refusal is the map's.)
+    public static let ringBufferMaps = probe("a BPF ring buffer map (Linux 5.8+)", requiresBPF: false) {
         let created = LibBCC.call("bcc_create_map_xattr") {
             swiftbcc_create_map(Int32(BPF_MAP_TYPE_RINGBUF.rawValue), "probe_ring", 0, 0, 4096, 0, true)
         }

@@ -38,17 +38,15 @@ public struct AttachPath {
 /// then kprobe, then tracepoints), and says on stderr which one was used when it is not the
 /// first, and why the ones before it were not.
 public enum AttachSelection {
-    /// Why `kind` cannot work on this kernel, found cheaply (nil: try it). kfuncs: SwiftBCC's
-    /// real probe (`BPF.kfuncSupport`); kprobes: the kernel has no kprobe PMU nor kprobe_events.
+    /// Why `kind` cannot work on this kernel, found cheaply (nil: try it). kfuncs: the kernel
+    /// has no BTF (`/sys/kernel/btf/vmlinux`); kprobes: the kernel has no kprobe PMU nor
+    /// kprobe_events. Nothing here compiles: a kernel that has BTF but refuses fentry (EPERM
+    /// on the development host) fails the tool's own kfunc program, which costs one compile
+    /// (cached) where a test program first (`BPF.kfuncSupport`) cost two on every kernel.
     public static func unavailableReason(_ kind: AttachKind) -> String? {
         switch kind {
         case .kfunc:
-            let support = BPF.kfuncSupport
-            if support.isSupported { return nil }
-            if case let .kernelRefused(_, code, _, _)? = support.error {
-                return "the kernel refused a test fentry program (\(code.text)), although privileged)"
-            }
-            return String(firstLine(support.reason).prefix(200))
+            return access("/sys/kernel/btf/vmlinux", R_OK) == 0 ? nil : "this kernel has no BTF (/sys/kernel/btf/vmlinux)"
         case .kprobe:
             return KernelInfo.hasKprobes ? nil : "this kernel has no kprobes (CONFIG_KPROBES is off)"
         case .tracepoint, .uprobe:
@@ -86,10 +84,19 @@ public enum AttachSelection {
                 return (b, path)
             } catch {
                 if isLast { throw error }
-                skipped.append("\(path.kind.plural): \(firstLine(String(describing: error)))")
+                skipped.append("\(path.kind.plural): \(shortReason(error))")
             }
         }
         fatalError("unreachable")
+    }
+
+    /// Why a path failed, in a few words: the kernel's refusal of a load (fentry on the
+    /// development host: EPERM), else the error's first line.
+    static func shortReason(_ error: any Error) -> String {
+        if case let .kernelRefused(_, code, _, _)? = error as? BPFError {
+            return "the kernel refused the program (\(code.text))"
+        }
+        return firstLine(String(describing: error))
     }
 
     static func firstLine(_ s: String) -> String {
