@@ -15,9 +15,20 @@ import Glibc
 /// nobody waits for a reader's read lock or `manager` while holding `BPF.state` or the
 /// registry's state (adding a ring and polling happen with neither held; freeing happens when
 /// no poll uses the reader).
+/// A reader whose polls the registry counts (`EventReaders.State.use`): `registryUses` is read
+/// and written only under the registry's lock.
+protocol RegistryCounted: AnyObject {
+    var registryUses: Int { get set }
+}
+
 final class EventReaders: @unchecked Sendable {
     struct State {
-        var perf: [PerfReader] = []
+        var perf: [PerfReader] = [] {
+            didSet { publicPerf = perf.filter { !$0.isPrivate } }
+        }
+        /// `perf` but the event streams' own: what `perfBufferPoll` reads, kept so a poll
+        /// takes it without building an array.
+        private(set) var publicPerf: [PerfReader] = []
         var ring = RingReader(isPrivate: false)
         var privateRings: [RingReader] = []
         /// The tables with a ring buffer open (or being opened), and their readers.
@@ -25,25 +36,23 @@ final class EventReaders: @unchecked Sendable {
         /// Retired private ring readers still in use by a poll, by table: a new reader on the
         /// same table waits for their running consumption first (`RingReader.waitForConsumption`).
         var draining: [String: [RingReader]] = [:]
-        /// Polls (and ring adds) using each reader now.
-        var users: [ObjectIdentifier: Int] = [:]
         var isClosed = false
         /// Tables read by a `RingBufferReader` or `PerfBufferReader` (which map them themselves).
         var directTables: Set<String> = []
         /// Event struct types by table name (`Table.eventType()`).
         var eventTypes: [String: TypeDescription] = [:]
 
-        mutating func use(_ reader: AnyObject) { users[ObjectIdentifier(reader), default: 0] += 1 }
+        /// Counts one more poll (or ring add) using `reader`. The count lives in the reader,
+        /// guarded by this state's lock: no hashing per poll.
+        func use(_ reader: some RegistryCounted) { reader.registryUses += 1 }
 
         /// Ends one use; true when that was the last use.
-        mutating func endUse(_ reader: AnyObject) -> Bool {
-            let id = ObjectIdentifier(reader)
-            let n = (users[id] ?? 1) - 1
-            users[id] = n == 0 ? nil : n
-            return n == 0
+        func endUse(_ reader: some RegistryCounted) -> Bool {
+            reader.registryUses = max(reader.registryUses - 1, 0)
+            return reader.registryUses == 0
         }
 
-        func inUse(_ reader: AnyObject) -> Bool { users[ObjectIdentifier(reader)] != nil }
+        func inUse(_ reader: some RegistryCounted) -> Bool { reader.registryUses > 0 }
 
         /// Closes a reader: stops its callbacks now, frees it now or at the end of its last use.
         func retire(_ reader: PerfReader) {
@@ -103,7 +112,7 @@ final class EventReaders: @unchecked Sendable {
     func beginPerfUse(only table: PerfReader? = nil) throws -> [PerfReader] {
         try state.withLock { s in
             if s.isClosed { throw BPFError.closed }
-            let readers = table.map { $0.isRetired ? [] : [$0] } ?? s.perf.filter { !$0.isPrivate }
+            let readers = table.map { $0.isRetired ? [] : [$0] } ?? s.publicPerf
             for r in readers { s.use(r) }
             return readers
         }
@@ -220,3 +229,6 @@ final class EventReaders: @unchecked Sendable {
         }
     }
 }
+
+extension PerfReader: RegistryCounted {}
+extension RingReader: RegistryCounted {}

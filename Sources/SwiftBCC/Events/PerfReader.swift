@@ -18,6 +18,9 @@ final class PerfReader: @unchecked Sendable {
     /// Set once, when the buffer is closed (its callbacks are stopped then).
     private let retired = Atomic<Bool>(false)
     var isRetired: Bool { retired.load(ordering: .acquiring) }
+    /// The polls (and ring adds) using this reader now: `EventReaders`' count, read and written
+    /// only under its lock.
+    var registryUses = 0
     /// Held while one of the readers is read (its callbacks run): it serializes libbcc's reader
     /// and guards no Swift state. Taken only by polls, which are never started from inside a
     /// callback and hold no other SwiftBCC lock meanwhile.

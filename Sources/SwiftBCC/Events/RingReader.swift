@@ -35,6 +35,9 @@ final class RingReader: @unchecked Sendable {
     /// Set once, when the group is closed (its callbacks are stopped then).
     private let retired = Atomic<Bool>(false)
     var isRetired: Bool { retired.load(ordering: .acquiring) }
+    /// The polls (and ring adds) using this reader now: `EventReaders`' count, read and written
+    /// only under its lock.
+    var registryUses = 0
 
     init(isPrivate: Bool) { self.isPrivate = isPrivate }
 

@@ -52,8 +52,9 @@ extension BPF {
     }
 
     private func pollBuffers(timeout: Int, caller: String) throws {
-        let perf = !eventReaders.perfIsEmpty
-        let ring = !eventReaders.ringIsEmpty
+        // Which kinds are open (event streams' own perf buffers do not count), in one lock.
+        let (perf, ringReader) = eventReaders.state.withLock { (!$0.publicPerf.isEmpty, $0.ring) }
+        let ring = !ringReader.isEmpty
         switch (perf, ring) {
         case (true, true):
             try perfBufferPoll(timeout: timeout < 0 ? 50 : min(timeout, 50))
@@ -78,11 +79,4 @@ extension BPF {
             }
         }
     }
-}
-
-extension EventReaders {
-    /// No perf buffer is open for `perfBufferPoll` (event streams' own do not count).
-    var perfIsEmpty: Bool { state.withLock { !$0.perf.contains { !$0.isPrivate } } }
-    /// No ring buffer is open for `ringBufferPoll`.
-    var ringIsEmpty: Bool { state.withLock { $0.ring }.isEmpty }
 }
