@@ -6,16 +6,20 @@ package enum DecimalBytes {
     /// Appends `v` in decimal (`%d` / `%llu` of an unsigned value).
     @inlinable
     package static func append(_ v: UInt64, to storage: inout [UInt8]) {
-        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 32 bytes, up to 20 digits
-        var n = 0
-        var rest = v
-        withUnsafeMutableBytes(of: &digits) { d in
-            repeat {
-                d[31 - n] = UInt8(truncatingIfNeeded: rest % 10) + 0x30
+        // The digits' places first, then the digits from the last: byte appends and stores.
+        // (A raw buffer's slice is appended element by element, a short typed buffer with a
+        // fixed cost that a few byte appends undercut.)
+        let n = width(v)
+        let start = storage.count
+        for _ in 0..<n { storage.append(0x30) }
+        storage.withUnsafeMutableBufferPointer { p in
+            var rest = v
+            var i = start + n - 1
+            while rest != 0 {
+                p[i] = UInt8(truncatingIfNeeded: rest % 10) + 0x30
                 rest /= 10
-                n += 1
-            } while rest != 0
-            storage.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(32 - n)...]))
+                i -= 1
+            }
         }
     }
 
@@ -42,6 +46,10 @@ package enum DecimalBytes {
     /// Appends `count` copies of the ASCII byte `b` (none when `count` is not positive).
     @inlinable
     package static func append(_ b: UInt8, count: Int, to storage: inout [UInt8]) {
-        if count > 0 { storage.append(contentsOf: repeatElement(b, count: count)) }
+        var k = count
+        while k > 0 {
+            storage.append(b)
+            k -= 1
+        }
     }
 }

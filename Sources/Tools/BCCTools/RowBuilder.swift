@@ -147,7 +147,9 @@ public struct RowBuilder {
         let end = field.firstIndex(of: 0) ?? field.count
         let text = UnsafeRawBufferPointer(rebasing: field[0..<end])
         if !text.contains(where: { $0 >= 0x80 }) {
-            storage.append(contentsOf: text.prefix(maxScalars ?? text.count))
+            // As typed bytes: a raw buffer's slice would be appended element by element.
+            let n = min(maxScalars ?? text.count, text.count)
+            text.withMemoryRebound(to: UInt8.self) { storage.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<n])) }
             return
         }
         let s = String(decoding: text, as: UTF8.self)
