@@ -1,4 +1,4 @@
-/// Decimal digits and ASCII runs appended to a byte buffer: the text builders' one number
+/// Decimal digits, ASCII runs and strings appended to a byte buffer: the text builders' one number
 /// formatter (the histogram printers here, BCCTools' `RowBuilder`), with no `String` per
 /// number and no `printf`.
 @usableFromInline
@@ -42,6 +42,13 @@ package enum DecimalBytes {
     /// The number of characters ``append(signed:to:)`` writes for `v`.
     @inlinable
     package static func width(signed v: Int64) -> Int { (v < 0 ? 1 : 0) + width(v.magnitude) }
+
+    /// Appends `s`'s UTF-8 (one copy of its contiguous storage).
+    @inlinable
+    package static func append(_ s: String, to storage: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { storage.append(contentsOf: $0) }
+    }
 
     /// Appends `count` copies of the ASCII byte `b` (none when `count` is not positive).
     @inlinable

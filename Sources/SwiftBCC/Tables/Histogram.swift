@@ -120,10 +120,7 @@ public enum Histogram {
     }
 
     /// `s`'s UTF-8, appended.
-    static func append(_ out: inout [UInt8], _ s: String) {
-        var s = s
-        s.withUTF8 { out.append(contentsOf: $0) }
-    }
+    static func append(_ out: inout [UInt8], _ s: String) { DecimalBytes.append(s, to: &out) }
 
     /// `v` then spaces to `width` characters (`ljust(str(v), width)`), appended in place.
     static func appendLeft(_ out: inout [UInt8], _ v: Int64, _ width: Int) {

@@ -33,10 +33,7 @@ public struct RowBuilder {
 
     /// Appends `s`'s UTF-8 storage.
     @inlinable
-    public mutating func append(_ s: String) {
-        var s = s
-        s.withUTF8 { storage.append(contentsOf: $0) }
-    }
+    public mutating func append(_ s: String) { DecimalBytes.append(s, to: &storage) }
 
     /// Appends one ASCII byte.
     @inlinable
@@ -123,6 +120,14 @@ public struct RowBuilder {
             storage.append(UInt8(ascii: "-"))
             fixed(start - value, scale: scale, digits: digits)
         }
+    }
+
+    /// Appends Python's `"%4d %3d" % (fd, err)` for a syscall's return value `ret`: the fd
+    /// (-1 on failure) and the errno (0 on success), as opensnoop and statsnoop print them.
+    public mutating func fdAndErrno(_ ret: Int64) {
+        right(4) { $0.decimal(signed: ret >= 0 ? ret : -1) }
+        space()
+        right(3) { $0.decimal(ret >= 0 ? 0 : ret.magnitude) }
     }
 
     /// Appends a dotted IPv4 address from its raw (network-order) 32 bits, as

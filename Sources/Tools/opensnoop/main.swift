@@ -427,8 +427,6 @@ struct Opensnoop: ParsableCommand {
                 return
             }
             defer { if fullPath { entries[event.id] = nil } }
-            let fd = event.ret >= 0 ? Int(event.ret) : -1
-            let err = event.ret >= 0 ? 0 : -Int(event.ret)
             if initialTs == 0 { initialTs = event.ts }
             if failed && event.ret >= 0 { return }
             if let name, !cText(event.comm).contains(name) { return }
@@ -439,9 +437,7 @@ struct Opensnoop: ParsableCommand {
                 r.space()
                 r.left(16) { $0.cString(event.comm) }
                 r.space()
-                r.right(4) { $0.decimal(signed: Int64(fd)) }
-                r.space()
-                r.right(3) { $0.decimal(UInt64(err)) }
+                r.fdAndErrno(Int64(event.ret))
                 r.space()
                 if extendedFields { r.append(cformat("%08o ", Int32(event.flags))) }
                 if fullPath { r.append(Self.joinPath((entries[event.id] ?? []).reversed())) } else { r.cString(event.name) }

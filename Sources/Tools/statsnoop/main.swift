@@ -171,15 +171,7 @@ struct Statsnoop: ParsableCommand {
         let timestamp = self.timestamp
         let failed = self.failed
         try b["events"].openPerfBuffer(of: Event.self, pageCount: 64) { _, e in
-            let fd: Int, err: Int
-            if e.ret >= 0 {
-                if failed { return }
-                fd = Int(e.ret)
-                err = 0
-            } else {
-                fd = -1
-                err = -Int(e.ret)
-            }
+            if e.ret >= 0 && failed { return }
             if startTs == 0 { startTs = e.tsNs }
             session.row { r in
                 if timestamp { r.left(14) { $0.fixedDelta(e.tsNs, since: startTs, scale: 9, digits: 9) } }
@@ -187,9 +179,7 @@ struct Statsnoop: ParsableCommand {
                 r.space()
                 r.left(16) { $0.cString(e.comm) }
                 r.space()
-                r.right(4) { $0.decimal(signed: Int64(fd)) }
-                r.space()
-                r.right(3) { $0.decimal(UInt64(err)) }
+                r.fdAndErrno(Int64(e.ret))
                 r.space()
                 r.cString(e.fname)
             }

@@ -44,6 +44,11 @@ struct BCCToolsTests {
             r.clear(); r.fixed(us &* 1_000_003, scale: 6, digits: 9)
             #expect(r.text == cformat("%.9f", Double(us &* 1_000_003) / 1_000_000), "us \(us &* 1_000_003)")
         }
+        // A syscall's return as opensnoop/statsnoop print it: "%4d %3d" % (fd or -1, errno or 0).
+        for ret: Int64 in [0, 3, 1234, 99_999, -1, -2, -13, -133] {
+            r.clear(); r.fdAndErrno(ret)
+            #expect(r.text == cformat("%4lld %3lld", ret >= 0 ? ret : -1, ret >= 0 ? 0 : -ret), "ret \(ret)")
+        }
         // Columns count code points and never truncate.
         r.clear()
         r.left(5) { $0.decimal(42) }; r.byte(0x7c)
