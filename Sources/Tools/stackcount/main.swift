@@ -108,7 +108,11 @@ struct Stackcount: ParsableCommand {
     };
 
     BPF_HASH(counts, struct key_t);
-    BPF_STACK_TRACE(stack_traces, 1024);
+    // Python's tool keeps both kinds in one 1024-bucket map, where a user stack and a kernel stack
+    // that hash to the same bucket lose the second one (-EEXIST, printed without its frames; the
+    // VM lane once printed a count with its user frames and none of its kernel ones). One map each.
+    BPF_STACK_TRACE(kernel_stacks, 1024);
+    BPF_STACK_TRACE(user_stacks, 1024);
 
     """#
 
@@ -120,8 +124,8 @@ struct Stackcount: ParsableCommand {
         if spec.isKernelProbe, let cpu {
             filters.append("if (bpf_get_smp_processor_id() != \(cpu)) { return 0; }")
         }
-        let user = userStack ? "key.user_stack_id = stack_traces.get_stackid(ctx, BPF_F_USER_STACK);" : "key.user_stack_id = -1;"
-        let kernel = kernelStack ? "key.kernel_stack_id = stack_traces.get_stackid(ctx, 0);" : "key.kernel_stack_id = -1;"
+        let user = userStack ? "key.user_stack_id = user_stacks.get_stackid(ctx, BPF_F_USER_STACK);" : "key.user_stack_id = -1;"
+        let kernel = kernelStack ? "key.kernel_stack_id = kernel_stacks.get_stackid(ctx, 0);" : "key.kernel_stack_id = -1;"
         return """
         int \(name)(void *ctx) {
             \(filters.joined(separator: "\n    "))
@@ -210,10 +214,10 @@ struct Stackcount: ParsableCommand {
 
     func printCounts(_ b: BPF, session: ToolSession) throws {
         let counts = try b.hashTable("counts", key: Key.self, value: UInt64.self)
-        let stacks = try b["stack_traces"]
+        let kernelStacks = try b["kernel_stacks"], userStacks = try b["user_stacks"]
         for (k, v) in sortedByValue(try counts.items()) {
-            let user = try StackIDs.frames(stacks, k.userStackID)
-            let kernel = try StackIDs.frames(stacks, k.kernelStackID)
+            let user = try StackIDs.frames(userStacks, k.userStackID)
+            let kernel = try StackIDs.frames(kernelStacks, k.kernelStackID)
             let pid = Int32(bitPattern: k.tgid)
             var lines: [String] = []
             if folded {
