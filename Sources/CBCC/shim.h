@@ -284,6 +284,16 @@ static inline int swiftbcc_memfd(const char *name) {
     return (int)syscall(__NR_memfd_create, name, 0);
 }
 
+// A file descriptor that becomes readable when process `pid` exits (Linux 5.3+; -1 with
+// errno before): what a wait with a deadline polls instead of waking to ask (syscall is
+// variadic, which Swift cannot call).
+static inline int swiftbcc_pidfd_open(pid_t pid) {
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
+    return (int)syscall(__NR_pidfd_open, pid, 0);
+}
+
 // Names the calling thread (prctl is variadic, which Swift cannot call).
 static inline int swiftbcc_set_thread_name(const char *name) {
     return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);

@@ -621,6 +621,30 @@ extension KernelSuite {
             }
         }
 
+        @Test("while the compile child compiles, the caller sleeps until it exits (no wait loop waking it)")
+        func callerSleepsDuringChildCompile() throws {
+            try withFreshCompileCache { root in
+                let child = try Child(try examplePath("HelloMap"), ["--duration", "60", "--interval", "5"],
+                                      environment: ["SWIFTBCC_CACHE_DIR": root, "SWIFTBCC_COMPILE_CHILD": "1"])
+                let pid = child.process.processIdentifier
+                defer { kill(pid, SIGINT); _ = child.wait(timeout: 30) }
+                let start = Date()
+                // Attached: the compile child is done and HelloMap loaded from its entry.
+                let attached = eventually(timeout: 60) {
+                    let dir = "/proc/\(pid)/fd"
+                    return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
+                        .compactMap { FileIO.readLink(dir + "/" + $0) }.contains("anon_inode:bpf-prog")
+                }
+                let took = Date().timeIntervalSince(start)
+                let wakeups = try #require(ToolTest.wakeups(pid))
+                try #require(attached, "HelloMap did not attach: \(child.stderr)")
+                #expect(cacheEntries(root).count == 1, "the compile did not run in the child")
+                // A 1 ms waitpid loop woke the caller about once a millisecond of compile (hundreds
+                // here, on a compile of 0.3 s or more); a pidfd poll sleeps until the child exits.
+                #expect(wakeups < 60, "\(wakeups) wakeups of HelloMap's main thread in a \(took) s cold start")
+            }
+        }
+
         @Test("two processes compiling the same new program at once both work")
         func concurrentChildren() throws {
             try withFreshCompileCache { root in

@@ -6,4 +6,8 @@
 import Glibc
 @_spi(CompileChild) import SwiftBCC
 
-exit(BPF.compileChildMain())
+// _exit, not exit: the entry is stored (renamed into place) and stdio flushed by then, and
+// exit would run libbcc's, clang's and LLVM's static destructors for nothing.
+let status = BPF.compileChildMain()
+fflush(nil)
+_exit(status)
