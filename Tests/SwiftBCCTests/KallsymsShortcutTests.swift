@@ -49,4 +49,34 @@ struct KallsymsShortcutTests {
         let found = try #require(KallsymsShortcut.scan(path: "/proc/kallsyms", wanted: Set(KallsymsShortcut.names)))
         #expect(Dictionary(found.map { ($0.name, $0.address) }, uniquingKeysWith: { first, _ in first }) == expected)
     }
+
+    @Test("the syscall prefix from the early-stopping scan is the one libbcc's symbol cache finds (Python's way)")
+    func syscallPrefixAsLibbcc() {
+        let bySymbolCache = BPF.syscallPrefixes.first { BPF.ksymname($0 + "bpf") != nil } ?? BPF.syscallPrefixes[0]
+        #expect(BPF.getSyscallPrefix() == bySymbolCache)
+        // The scan stops at the first `<prefix>bpf`: on this kernel there is exactly one.
+        #expect(BPF.syscallPrefixes.filter { BPF.ksymname($0 + "bpf") != nil }.count <= 1)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("kallsyms-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try? """
+            ffffffff81000000 T __x64_sys_read
+            ffffffff81000010 T __x64_sys_bpf
+            ffffffff81000020 T sys_bpf
+
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let found = KallsymsShortcut.scan(path: file.path, wanted: ["sys_bpf", "__x64_sys_bpf"], untilAny: true)
+        #expect(found?.map(\.name) == ["__x64_sys_bpf"])
+    }
+
+    @Test("ksymnames finds what ksymname finds, name by name, and leaves out what it does not")
+    func ksymnamesAsKsymname() {
+        let prefix = BPF.getSyscallPrefix()
+        let names = [prefix + "openat", prefix + "getppid", "vfs_read", "schedule", "no_such_kernel_symbol_swiftbcc",
+                     "jiffies" /* a data symbol: libbcc's cache skips those */]
+        let found = BPF.ksymnames(names)
+        for name in names {
+            #expect(found[name] == BPF.ksymname(name), "\(name)")
+        }
+        #expect(found[prefix + "getppid"] != nil && found["no_such_kernel_symbol_swiftbcc"] == nil)
+    }
 }

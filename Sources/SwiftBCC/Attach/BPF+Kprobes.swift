@@ -11,9 +11,19 @@ extension BPF {
     /// This kernel's syscall function prefix (`__x64_sys_` on x86_64 since 4.17), found by
     /// looking `<prefix>bpf` up in /proc/kallsyms; the first prefix when none matches.
     /// Python: `b.get_syscall_prefix()`.
-    public static func getSyscallPrefix() -> String {
-        syscallPrefixes.first { ksymname($0 + "bpf") != nil } ?? syscallPrefixes[0]
-    }
+    public static func getSyscallPrefix() -> String { syscallPrefix }
+
+    /// Found once per process by a scan of /proc/kallsyms that stops at the first `<prefix>bpf`
+    /// (a kernel has one of them: each architecture's syscall wrappers make one name per
+    /// syscall, and kernels without wrappers have only `sys_bpf`), with the rules of libbcc's
+    /// symbol cache (kernel addresses, no data symbols), which Python's `ksymname` look-ups
+    /// use. Python builds that whole cache (all ~120,000 symbols, sorted: 0.12-0.15 s here, over a
+    /// second under qemu TCG) at every tool start; the scan reads a fifth of the file.
+    static let syscallPrefix: String = {
+        let wanted = Set(syscallPrefixes.map { $0 + "bpf" })
+        let found = KallsymsShortcut.scan(path: "/proc/kallsyms", wanted: wanted, untilAny: true)?.first?.name
+        return syscallPrefixes.first { $0 + "bpf" == found } ?? syscallPrefixes[0]
+    }()
 
     /// The kernel function that implements syscall `name`, e.g. `__x64_sys_execve` for
     /// `execve`. Python: `b.get_syscall_fnname(name)`.

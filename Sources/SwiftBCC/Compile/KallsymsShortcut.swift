@@ -78,7 +78,9 @@ enum KallsymsShortcut {
     /// `wanted` was seen, keeping the lines `bcc_procutils_each_ksym` would report for them:
     /// address neither 0 nor all ones and in kernel space, type not a data symbol
     /// (`b B d D r R`). Nil when the file cannot be opened.
-    static func scan(path: String, wanted: Set<String>) -> [Symbol]? {
+    /// With `untilAny`, the scan stops at the first of them instead (for names of which a
+    /// kernel has at most one, as the syscall prefixes' `<prefix>bpf`).
+    static func scan(path: String, wanted: Set<String>, untilAny: Bool = false) -> [Symbol]? {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -97,6 +99,7 @@ enum KallsymsShortcut {
                 if let symbol = parse(pending[lineStart..<newline], names: names) {
                     symbols.append(symbol)
                     remaining.remove(symbol.name)
+                    if untilAny { return symbols }
                 }
                 lineStart = newline + 1
             }

@@ -372,7 +372,7 @@ struct Opensnoop: ParsableCommand {
     func paths() throws -> [AttachPath] {
         let prefix = BPF.getSyscallPrefix()
         let open = prefix + "open", openat = prefix + "openat"
-        let openat2: String? = BPF.ksymname(prefix + "openat2") != nil ? prefix + "openat2" : nil
+        let openat2: String? = BPF.ksymnames([prefix + "openat2"]).isEmpty ? nil : prefix + "openat2"
         let tpOpenat2 = BPF.tracepointExists(category: "syscalls", event: "sys_enter_openat2")
         let fns = [open, openat] + (openat2.map { [$0] } ?? [])
         return [

@@ -141,7 +141,8 @@ struct Statsnoop: ParsableCommand {
 
     func run() throws {
         let prefix = BPF.getSyscallPrefix()
-        let kprobeSyscalls = Self.syscalls.filter { BPF.ksymname(prefix + $0) != nil }
+        let present = BPF.ksymnames(Self.syscalls.map { prefix + $0 })
+        let kprobeSyscalls = Self.syscalls.filter { present[prefix + $0] != nil }
         let tracepointSyscalls = Self.syscalls.filter {
             BPF.tracepointExists(category: "syscalls", event: "sys_enter_" + $0)
                 && BPF.tracepointExists(category: "syscalls", event: "sys_exit_" + $0)
