@@ -1,5 +1,6 @@
 import Glibc
 import SwiftBCC
+import Synchronization
 
 /// The running kernel's BTF (`/sys/kernel/btf/vmlinux`), read just far enough to give the byte
 /// offsets of struct members.
@@ -25,8 +26,11 @@ public final class KernelBTF: @unchecked Sendable {
     private let stringEnd: Int
     /// Byte offset of each type record (index 0 is the void type: -1).
     private var typeOffsets: [Int] = [-1]
-    /// Struct/union name -> type id (the first complete definition).
-    private var structIDs: [String: Int] = [:]
+    /// Struct/union names looked up so far -> type id of the first complete definition (0:
+    /// none). Found by a scan of the type records per name asked for: a tool asks for a handful,
+    /// and naming every struct at parse time (tens of thousands of `String`s and dictionary
+    /// inserts) was most of a tool's start outside the compile under qemu TCG.
+    private let structIDs = Mutex<[String: Int]>([:])
 
     /// The running kernel's BTF, parsed once; nil when the kernel has none or it cannot be read.
     public static let vmlinux: KernelBTF? = {
@@ -62,10 +66,6 @@ public final class KernelBTF: @unchecked Sendable {
             case 15, 19: extra = 12 * vlen            // DATASEC, ENUM64
             default: extra = 0                        // PTR, FWD, TYPEDEF, modifiers, FUNC, FLOAT, TYPE_TAG
             }
-            if kind == 4 || kind == 5, vlen > 0 {
-                let name = string(at: u32(at))
-                if !name.isEmpty && structIDs[name] == nil { structIDs[name] = typeOffsets.count - 1 }
-            }
             at += 12 + extra
         }
     }
@@ -83,6 +83,30 @@ public final class KernelBTF: @unchecked Sendable {
     }
 
     private func kind(_ id: Int) -> Int { (u32(typeOffsets[id] + 4) >> 24) & 0x1f }
+
+    /// The type id of the first struct or union named `name` that has members, or nil.
+    private func structID(_ name: String) -> Int? {
+        if let id = structIDs.withLock({ $0[name] }) { return id == 0 ? nil : id }
+        let wanted = Array(name.utf8)
+        var found = 0
+        if !wanted.isEmpty {
+            bytes.withUnsafeBufferPointer { all in
+                for id in 1..<typeOffsets.count {
+                    let at = typeOffsets[id]
+                    let info = u32(at + 4)
+                    let kind = (info >> 24) & 0x1f
+                    guard kind == 4 || kind == 5, info & 0xffff > 0 else { continue }
+                    let start = stringStart + u32(at)
+                    guard start + wanted.count < stringEnd, all[start + wanted.count] == 0,
+                          memcmp(all.baseAddress! + start, wanted, wanted.count) == 0 else { continue }
+                    found = id
+                    break
+                }
+            }
+        }
+        structIDs.withLock { $0[name] = found }
+        return found == 0 ? nil : found
+    }
 
     /// Follows typedefs and const/volatile/restrict/type tags to the type they name.
     private func resolve(_ id: Int) -> Int {
@@ -134,7 +158,7 @@ public final class KernelBTF: @unchecked Sendable {
     /// The byte offset and size of `path` (members separated by dots, e.g. `"pwd.dentry"`) in
     /// `struct <structName>`; nil when the struct or a member is missing or is a bit field.
     public func memberOffset(_ structName: String, _ path: String) -> Member? {
-        guard var type = structIDs[structName] else { return nil }
+        guard var type = structID(structName) else { return nil }
         var bits = 0
         for name in path.split(separator: ".") {
             guard let found = find(String(name), in: type) else { return nil }
@@ -146,7 +170,7 @@ public final class KernelBTF: @unchecked Sendable {
     }
 
     /// Whether the kernel has `struct <name>` (with a body).
-    public func hasStruct(_ name: String) -> Bool { structIDs[name] != nil }
+    public func hasStruct(_ name: String) -> Bool { structID(name) != nil }
 
     private static func readFile(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
