@@ -36,6 +36,8 @@ public final class RunLimit {
         self.duration = duration
         self.startMs = RunLimit.nowMs()
         // Ctrl-C and SIGTERM end blocking SwiftBCC calls, so the example detaches and exits 0.
+        // (`ExampleCommand` installed the handlers before parsing; this is for a program that
+        // uses RunOptions without it. Once installed, the call is one atomic load.)
         Interrupts.install()
     }
 

@@ -67,10 +67,17 @@ public struct FeatureSupport: Sendable, CustomStringConvertible {
         _ = try $0.attachUprobe(name: "c", sym: "getpid", fnName: "probe_up", pid: getpid())
     }
 
-    /// Can this kernel create and map a BPF ring buffer (Linux 5.8+)?
-    public static let ringBuffers = probe("a BPF ring buffer (Linux 5.8+)", program: "BPF_RINGBUF_OUTPUT(probe_ring, 1);") {
-        try $0["probe_ring"].openRingBuffer { _ in }
-    }
+    /// Can this kernel create and map a BPF ring buffer (Linux 5.8+)? Where ``ringBufferMaps``
+    /// already failed, nothing is compiled: the answer is no, for its reason.
+    public static let ringBuffers: FeatureSupport = {
+        let what = "a BPF ring buffer (Linux 5.8+)"
+        guard ringBufferMaps.isSupported else {
+            return FeatureSupport(isSupported: false, reason: "\(what) not tried: \(ringBufferMaps.reason)", error: ringBufferMaps.error)
+        }
+        return probe(what, program: "BPF_RINGBUF_OUTPUT(probe_ring, 1);") {
+            try $0["probe_ring"].openRingBuffer { _ in }
+        }
+    }()
 
     /// Can this kernel create a BPF ring buffer map (Linux 5.8+)? One map-create call, no
     /// compile: cheap enough for a tool choosing its event output at start (``ringBuffers``

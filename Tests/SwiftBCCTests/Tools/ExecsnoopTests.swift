@@ -105,13 +105,13 @@ extension KernelSuite {
             // One exec first: the tool is past its start-up.
             ToolTest.waitForRow(child, containing: marker) { _ = try? ToolTest.spawn(command, ["0", marker, "first"]) }
             usleep(200_000)
-            let before = try #require(OpensnoopTests.wakeups(tool))
+            let before = try #require(ToolTest.wakeups(tool))
             for i in 0..<12 {
                 _ = try ToolTest.spawn(command, ["0", marker, "n\(i)"])
                 usleep(100_000)
             }
             ToolTest.waitForRow(child, containing: "\(marker) n11")
-            let after = try #require(OpensnoopTests.wakeups(tool))
+            let after = try #require(ToolTest.wakeups(tool))
             #expect(ToolTest.stop(child) == 0, "stderr: \(child.stderr)")
             let rows = child.stdoutLines.filter { $0.contains(" \(marker) n") }
             #expect(rows.count == 12 && rows.allSatisfy { $0.hasPrefix(marker) && ToolTest.fields($0).suffix(3).first == "0" },

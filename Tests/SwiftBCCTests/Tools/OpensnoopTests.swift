@@ -111,14 +111,6 @@ extension KernelSuite {
             #expect(child.stdoutLines == ["PID    COMM               FD ERR PATH"])
         }
 
-        /// The voluntary context switches of `pid`'s main thread (its wakeups from a blocking wait).
-        static func wakeups(_ pid: Int32) -> Int? {
-            guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/status", encoding: .utf8),
-                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("voluntary_ctxt_switches:") })
-            else { return nil }
-            return Int(line.split(separator: "\t").last?.trimmingCharacters(in: .whitespaces) ?? "")
-        }
-
         @Test("with no events the tool does not wake up (no poll slices), and Ctrl-C still ends it at once")
         func idleDoesNotWake() throws {
             // A process that opens nothing: opensnoop -p filters in the kernel, so no event comes.
@@ -131,9 +123,9 @@ extension KernelSuite {
             let child = try ToolTest.startTool("opensnoop", ["-p", String(sleeper.processIdentifier)])
             let pid = child.process.processIdentifier
             usleep(300_000)
-            let before = try #require(Self.wakeups(pid))
+            let before = try #require(ToolTest.wakeups(pid))
             usleep(2_000_000)
-            let after = try #require(Self.wakeups(pid))
+            let after = try #require(ToolTest.wakeups(pid))
             // A 250 ms poll slice made 8 in these 2 s; a wait for events alone makes none.
             #expect(after - before <= 2, "the idle tool woke \(after - before) times in 2 s")
             let stopAsked = Date()

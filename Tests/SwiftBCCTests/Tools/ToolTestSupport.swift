@@ -150,6 +150,14 @@ enum ToolTest {
     /// Whitespace-separated fields of `line`.
     static func fields(_ line: String) -> [String] { line.split(separator: " ").map(String.init) }
 
+    /// The voluntary context switches of `pid`'s main thread (its wakeups from a blocking wait).
+    static func wakeups(_ pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("voluntary_ctxt_switches:") })
+        else { return nil }
+        return Int(line.split(separator: "\t").last?.trimmingCharacters(in: .whitespaces) ?? "")
+    }
+
     /// Runs `path args` as a child and waits for it; returns its pid and status.
     @discardableResult
     static func spawn(_ path: String, _ args: [String], timeout: Double = 20) throws -> (pid: Int32, status: Int32?) {
