@@ -42,7 +42,7 @@ struct ToolBench: ParsableCommand {
 
     /// A tool, its arguments (the same for both; `{pid}` is this benchmark's pid), and its load.
     struct Case {
-        enum Load { case syscalls, tcpSessions, lookups, opens, stats, kills, execs }
+        enum Load { case syscalls, tcpSessions, lookups, opens, stats, kills, execs, syncs }
         var name: String
         var arguments: [String]
         var load: Load
@@ -62,6 +62,7 @@ struct ToolBench: ParsableCommand {
         Case(name: "opensnoop", arguments: ["-p", "{pid}"], load: .opens),
         Case(name: "statsnoop", arguments: ["-p", "{pid}"], load: .stats),
         Case(name: "killsnoop", arguments: ["-p", "{pid}"], load: .kills),
+        Case(name: "syncsnoop", arguments: [], load: .syncs),
         Case(name: "tcpconnect", arguments: ["-p", "{pid}"], load: .tcpSessions),
         Case(name: "execsnoop", arguments: ["-P", "{pid}"], load: .execs),
         Case(name: "exitsnoop", arguments: [], load: .execs, headerFirst: true),
@@ -135,6 +136,7 @@ struct ToolBench: ParsableCommand {
             case .opens: load = "open() of a missing file, \(rate)/s, \(Int(s?.events ?? 0))"
             case .stats: load = "statvfs() (the statfs syscall) of a missing file, \(rate)/s, \(Int(s?.events ?? 0))"
             case .kills: load = "kill(self, 0), \(rate)/s, \(Int(s?.events ?? 0))"
+            case .syncs: load = "sync(), \(rate)/s, \(Int(s?.events ?? 0))"
             case .execs: load = "spawn and wait /bin/true, up to \(execRate)/s, \(Int(s?.events ?? 0))"
             }
             func ns(_ v: Double?) -> String { v.map { String(format: $0 * 1e9 < 10 ? "%.2f" : "%.0f", $0 * 1e9) } ?? "–" }
@@ -252,7 +254,7 @@ struct ToolBench: ParsableCommand {
                 n += 10_000
                 pty.pump(timeoutMs: 0)
             }
-        case .tcpSessions, .lookups, .opens, .stats, .kills, .execs:
+        case .tcpSessions, .lookups, .opens, .stats, .kills, .execs, .syncs:
             let listener = load == .tcpSessions ? try LoopbackListener() : nil
             defer { listener?.close() }
             let missing = "/tmp/toolbench-missing-\(getpid())"
@@ -267,6 +269,7 @@ struct ToolBench: ParsableCommand {
                     var s = statvfs()  // glibc: the statfs syscall
                     _ = statvfs(missing, &s)
                 case .kills: _ = kill(getpid(), 0)
+                case .syncs: sync()
                 case .execs: spawnTrue()
                 case .syscalls: break
                 }
