@@ -341,6 +341,23 @@ extension KernelSuite {
             try b.perfBufferConsume()
         }
 
+        @Test("Interrupts.sleep sleeps its time, and a stop signal ends it at once (false), also one that came before")
+        func interruptibleSleep() async throws {
+            defer { Interrupts.reset() }
+            var started = Date()
+            #expect(Interrupts.sleep(0.2))
+            #expect(Date().timeIntervalSince(started) >= 0.19)
+            let sleeper = Task.detached { Interrupts.sleep(10) }
+            try await Task.sleep(for: .milliseconds(200))
+            started = Date()
+            Interrupts.request(signal: SIGTERM)
+            #expect(await sleeper.value == false)
+            #expect(Date().timeIntervalSince(started) < 5, "the stop ended the 10 s sleep")
+            started = Date()
+            #expect(Interrupts.sleep(10) == false)
+            #expect(Date().timeIntervalSince(started) < 1, "a stop that came before ends the sleep at once")
+        }
+
         @Test("A callback may close its own buffer or clean up the BPF without a crash")
         func closeFromCallback() throws {
             let src = EventSource()

@@ -141,6 +141,31 @@ public enum Interrupts {
         _ = Glibc.write(wakeWriteFD, &byte, 1)
     }
 
+    /// Sleeps `seconds`, or until a stop signal arrives (or has arrived: then at once); true
+    /// when the time passed, false on the signal. For a program's own wait between reads,
+    /// e.g. a counting tool's interval: it sleeps in one wait on the handlers' wake pipe, so
+    /// the signal ends it without a race and the time passes without wakeups (a loop of
+    /// short sleeps that checks `pendingSignal` wakes every slice). Installs the handlers.
+    /// Python: `sleep(seconds)` ended by `KeyboardInterrupt`.
+    @discardableResult
+    public static func sleep(_ seconds: Double) -> Bool {
+        install()
+        unblockForWait()
+        let ms = seconds.isFinite ? max(0, (seconds * 1000).rounded(.up)) : Double(Int64.max)
+        let end = ms >= 1e15 ? Int64.max : Self.deadline(afterMs: Int(ms))
+        while pendingSignal == nil {
+            let left = pollTimeout(until: end)
+            if left == 0 { return true }
+            if wakeReadFD < 0 {  // no wake pipe (pipe(2) failed at install): slices
+                usleep(UInt32(left < 0 ? 500_000 : min(left, 500) * 1000))
+                continue
+            }
+            var wake = pollfd(fd: wakeReadFD, events: Int16(POLLIN), revents: 0)
+            _ = poll(&wake, 1, left)  // EINTR: the handler ran; the loop sees the signal
+        }
+        return false
+    }
+
     /// Forgets a stop signal that arrived, so blocking calls wait again.
     public static func reset() {
         pending.store(0, ordering: .releasing)

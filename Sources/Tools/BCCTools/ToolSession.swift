@@ -141,12 +141,10 @@ public final class ToolSession {
     @discardableResult
     public func sleep(_ seconds: Double) -> Bool {
         let end = TimeFormat.monotonicSeconds() + seconds
-        while signal == nil {
-            let left = min(end, deadline ?? end) - TimeFormat.monotonicSeconds()
-            if left <= 0 { break }
-            // A stop signal's handler interrupts the sleep; the slice bounds a missed one.
-            usleep(UInt32(min(left, 0.5) * 1_000_000))
-        }
+        let left = min(end, deadline ?? end) - TimeFormat.monotonicSeconds()
+        // One wait that a stop signal ends (Interrupts.sleep): no slices, so an idle counting
+        // tool does not wake until its interval or duration ends.
+        if left > 0 { Interrupts.sleep(left) }
         return !isDone
     }
 }
