@@ -150,6 +150,22 @@ enum ToolTest {
     /// Whitespace-separated fields of `line`.
     static func fields(_ line: String) -> [String] { line.split(separator: " ").map(String.init) }
 
+    /// Lets a started tool that has nothing to do sit for `seconds`, expects its main thread to
+    /// wake at most twice meanwhile (no poll or sleep slices), then stops it with Ctrl-C and
+    /// expects exit 0 within 5 s.
+    static func expectIdleThenStop(_ child: Child, seconds: Double, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let pid = child.process.processIdentifier
+        usleep(300_000)
+        let before = try #require(wakeups(pid), sourceLocation: sourceLocation)
+        usleep(UInt32(seconds * 1_000_000))
+        let after = try #require(wakeups(pid), sourceLocation: sourceLocation)
+        #expect(after - before <= 2, "the idle tool woke \(after - before) times in \(seconds) s", sourceLocation: sourceLocation)
+        let stopAsked = Date()
+        #expect(stop(child) == 0, "stderr: \(child.stderr)", sourceLocation: sourceLocation)
+        #expect(Date().timeIntervalSince(stopAsked) < 5, "Ctrl-C took \(Date().timeIntervalSince(stopAsked)) s",
+                sourceLocation: sourceLocation)
+    }
+
     /// The voluntary context switches of `pid`'s main thread (its wakeups from a blocking wait).
     static func wakeups(_ pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/status", encoding: .utf8),
