@@ -21,7 +21,7 @@ extension BPF {
     /// second under qemu TCG) at every tool start; the scan reads a fifth of the file.
     static let syscallPrefix: String = {
         let wanted = Set(syscallPrefixes.map { $0 + "bpf" })
-        let found = KallsymsShortcut.scan(path: "/proc/kallsyms", wanted: wanted, untilAny: true)?.first?.name
+        let found = KernelSymbolScan.scan(path: "/proc/kallsyms", wanted: wanted, untilAny: true)?.first?.name
         return syscallPrefixes.first { $0 + "bpf" == found } ?? syscallPrefixes[0]
     }()
 

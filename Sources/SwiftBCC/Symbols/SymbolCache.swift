@@ -111,7 +111,7 @@ extension BPF {
     /// Python: one `BPF.ksymname(name)` per name.
     public static func ksymnames(_ names: some Sequence<String>) -> [String: UInt64] {
         var found: [String: UInt64] = [:]
-        for symbol in KallsymsShortcut.scan(path: "/proc/kallsyms", wanted: Set(names)) ?? [] where found[symbol.name] == nil {
+        for symbol in KernelSymbolScan.scan(path: "/proc/kallsyms", wanted: Set(names)) ?? [] where found[symbol.name] == nil {
             found[symbol.name] = symbol.address
         }
         return found

@@ -42,7 +42,9 @@ public enum BlockIO {
             switch self {
             case .accountStart:
                 if have("__blk_account_io_start") { return ["__blk_account_io_start"] }
-                if have("blk_account_io_start") || BPF.ksymname("blk_account_io_start") != nil { return ["blk_account_io_start"] }
+                if have("blk_account_io_start") || !BPF.ksymnames(["blk_account_io_start"]).isEmpty {
+                    return ["blk_account_io_start"]
+                }
                 throw ToolError("the kernel has neither __blk_account_io_start nor blk_account_io_start to put a kprobe on (inlined)")
             case .issue:
                 return (have("blk_start_request") ? ["blk_start_request"] : []) + ["blk_mq_start_request"]

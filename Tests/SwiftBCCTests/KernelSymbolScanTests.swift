@@ -2,8 +2,8 @@ import Foundation
 @testable import SwiftBCC
 import Testing
 
-@Suite("Kallsyms shortcut: the scan reads lines as libbcc's bcc_procutils_each_ksym does")
-struct KallsymsShortcutTests {
+@Suite("Kernel symbol scan: reads kallsyms lines as libbcc's bcc_procutils_each_ksym does")
+struct KernelSymbolScanTests {
     @Test("zero, user-space and data addresses are skipped, a module name is kept")
     func parsesLikeLibbcc() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("kallsyms-\(UUID().uuidString)")
@@ -19,13 +19,13 @@ struct KallsymsShortcutTests {
             ffffffff81000030 T other
 
             """.write(to: file, atomically: true, encoding: .utf8)
-        let found = KallsymsShortcut.scan(path: file.path, wanted: Set(KallsymsShortcut.names))
+        let found = KernelSymbolScan.scan(path: file.path, wanted: Set(KallsymsShortcut.names))
         #expect(found == [
             .init(name: "bpf_probe_read_kernel", module: "some_mod", address: 0xffff_ffff_8100_0010),
             .init(name: "bpf_probe_read_user", module: "kernel", address: 0xffff_ffff_8100_0020),
         ])
-        #expect(KallsymsShortcut.scan(path: file.path + ".missing", wanted: ["x"]) == nil)
-        #expect(KallsymsShortcut.scan(path: file.path, wanted: ["absent"]) == [])
+        #expect(KernelSymbolScan.scan(path: file.path + ".missing", wanted: ["x"]) == nil)
+        #expect(KernelSymbolScan.scan(path: file.path, wanted: ["absent"]) == [])
     }
 
     @Test("on this machine the scan finds what a full read of /proc/kallsyms finds")
@@ -34,7 +34,7 @@ struct KallsymsShortcutTests {
         guard let handle = FileHandle(forReadingAtPath: "/proc/kallsyms"),
               let text = String(data: handle.readDataToEndOfFile(), encoding: .utf8) else {
             // Unreadable: the shortcut passes every call on to libbcc.
-            #expect(KallsymsShortcut.scan(path: "/proc/kallsyms", wanted: ["x"]) == nil)
+            #expect(KernelSymbolScan.scan(path: "/proc/kallsyms", wanted: ["x"]) == nil)
             return
         }
         try #require(text.count > 1000, "read \(text.count) characters of /proc/kallsyms")
@@ -46,7 +46,7 @@ struct KallsymsShortcutTests {
                   !"bBdDrR".contains(f[1]) else { continue }
             expected[String(f[2])] = address
         }
-        let found = try #require(KallsymsShortcut.scan(path: "/proc/kallsyms", wanted: Set(KallsymsShortcut.names)))
+        let found = try #require(KernelSymbolScan.scan(path: "/proc/kallsyms", wanted: Set(KallsymsShortcut.names)))
         #expect(Dictionary(found.map { ($0.name, $0.address) }, uniquingKeysWith: { first, _ in first }) == expected)
     }
 
@@ -64,7 +64,7 @@ struct KallsymsShortcutTests {
             ffffffff81000020 T sys_bpf
 
             """.write(to: file, atomically: true, encoding: .utf8)
-        let found = KallsymsShortcut.scan(path: file.path, wanted: ["sys_bpf", "__x64_sys_bpf"], untilAny: true)
+        let found = KernelSymbolScan.scan(path: file.path, wanted: ["sys_bpf", "__x64_sys_bpf"], untilAny: true)
         #expect(found?.map(\.name) == ["__x64_sys_bpf"])
     }
 
