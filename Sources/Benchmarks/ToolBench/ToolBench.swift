@@ -28,8 +28,14 @@ struct ToolBench: ParsableCommand {
     @Option(help: "Exec load (execsnoop, exitsnoop): processes spawned per second, at most.")
     var execRate = 200
 
+    @Option(help: "bashreadline's load: lines typed into an interactive bash per second.")
+    var bashRate = 500
+
     @Option(help: "Seconds to wait for a tool's first output (a compile under qemu TCG takes minutes).")
     var startTimeout = 120.0
+
+    @Option(help: "Unmeasured starts of each tool in both languages before the rounds (the first compile after a boot reads clang, LLVM and the headers from disk for the runs after it).")
+    var warmups = 1
 
     @Option(help: "Tools to run (comma-separated): \(Self.all.map(\.name).joined(separator: ", ")).")
     var only: String?
@@ -42,13 +48,24 @@ struct ToolBench: ParsableCommand {
 
     /// A tool, its arguments (the same for both; `{pid}` is this benchmark's pid), and its load.
     struct Case {
-        enum Load { case syscalls, tcpSessions, lookups, opens, stats, kills, execs, syncs }
+        enum Load { case syscalls, tcpSessions, lookups, opens, stats, kills, execs, syncs, switches, directWrites, bashLines }
         var name: String
         var arguments: [String]
         var load: Load
         /// The tool prints its header before it compiles (Python's exitsnoop): it is ready at
         /// its first row, which the benchmark makes by spawning /bin/true.
         var headerFirst = false
+        /// The tool prints its header before it compiles and no row until Ctrl-C (Python's
+        /// profile): it is ready once it holds a perf event per CPU (its sampling events).
+        var readyAtPerfEvents = false
+        /// Whether the tool prints a row per event while the load runs (a histogram or stack
+        /// tool prints its summary at Ctrl-C).
+        var printsRows: Bool {
+            switch load {
+            case .syscalls, .switches, .directWrites: false
+            case .tcpSessions, .lookups, .opens, .stats, .kills, .execs, .syncs, .bashLines: true
+            }
+        }
     }
 
     static let all: [Case] = [
@@ -57,6 +74,10 @@ struct ToolBench: ParsableCommand {
         Case(name: "stackcount", arguments: ["t:syscalls:sys_enter_getppid"], load: .syscalls),
         Case(name: "tcplife", arguments: [], load: .tcpSessions),
         Case(name: "gethostlatency", arguments: [], load: .lookups),
+        Case(name: "runqlat", arguments: [], load: .switches),
+        Case(name: "profile", arguments: [], load: .syscalls, readyAtPerfEvents: true),
+        Case(name: "bitesize", arguments: [], load: .directWrites),
+        Case(name: "bashreadline", arguments: [], load: .bashLines),
         // The row tools whose Python originals need kprobes or kfuncs: run where they work (the
         // VM lane's kernel, `scripts/vm-run`; see docs/Performance.md).
         Case(name: "opensnoop", arguments: ["-p", "{pid}"], load: .opens),
@@ -66,6 +87,9 @@ struct ToolBench: ParsableCommand {
         Case(name: "tcpconnect", arguments: ["-p", "{pid}"], load: .tcpSessions),
         Case(name: "execsnoop", arguments: ["-P", "{pid}"], load: .execs),
         Case(name: "exitsnoop", arguments: [], load: .execs, headerFirst: true),
+        // Histogram and stack tools whose Python originals kprobe finish_task_switch.
+        Case(name: "cpudist", arguments: [], load: .switches),
+        Case(name: "offcputime", arguments: [], load: .switches),
     ]
 
     func run() throws {
@@ -83,6 +107,15 @@ struct ToolBench: ParsableCommand {
                 var swift: [Measure] = [], warm: [Measure] = [], py: [Measure] = []
                 var note = ""
                 if access(swiftPath, X_OK) != 0 { note = "no \(swiftPath): swift build -c release --product \(c.name)" }
+                for w in 0..<warmups where note.isEmpty && access(pythonPath, R_OK) == 0 {
+                    try checkStop()
+                    var env = ProcessInfo.processInfo.environment
+                    env["SWIFTBCC_CACHE_DIR"] = NSTemporaryDirectory() + "toolbench-\(getpid())-\(c.name)-warmup\(w)"
+                    defer { try? FileManager.default.removeItem(atPath: env["SWIFTBCC_CACHE_DIR"]!) }
+                    _ = try measure(swiftPath, c, environment: env, startOnly: true)
+                    try checkStop()
+                    _ = try measure(python, c, prefix: [pythonPath], environment: pythonEnvironment(), startOnly: true)
+                }
                 for round in 0..<rounds where note.isEmpty {
                     try checkStop()
                     // Cold: a compile cache of its own (the first run fills it), then warm from it.
@@ -125,8 +158,8 @@ struct ToolBench: ParsableCommand {
             print("stopped by signal \(Interrupts.pendingSignal ?? 0): partial results")
         }
         print("")
-        print("| Tool (same run, medians of \(rounds)) | load | user CPU/event Swift (ns) | user CPU/event Python (ns) | user CPU Swift / Python | all CPU/event Swift (ns) | all CPU/event Python (ns) | all CPU Swift / Python | start Swift cold (s) | start Swift warm (s) | start Python (s) | cold start Swift / Python |")
-        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| Tool (same run, medians of \(rounds)) | load | user CPU/event Swift (ns) | user CPU/event Python (ns) | user CPU Swift / Python | all CPU/event Swift (ns) | all CPU/event Python (ns) | all CPU Swift / Python | start Swift cold (s) | start Swift warm (s) | start Python (s) | cold start Swift / Python | Ctrl-C to exit Swift / Python (s) |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for (c, s, w, p, note) in table {
             let load: String
             switch c.load {
@@ -138,12 +171,16 @@ struct ToolBench: ParsableCommand {
             case .kills: load = "kill(self, 0), \(rate)/s, \(Int(s?.events ?? 0))"
             case .syncs: load = "sync(), \(rate)/s, \(Int(s?.events ?? 0))"
             case .execs: load = "spawn and wait /bin/true, up to \(execRate)/s, \(Int(s?.events ?? 0))"
+            case .switches: load = "pipe ping-pong of two threads, \(Int(s?.events ?? 0)) wakeups"
+            case .directWrites: load = "O_DIRECT 4 KiB writes, \(rate)/s, \(Int(s?.events ?? 0))"
+            case .bashLines: load = "lines typed into an interactive bash, \(bashRate)/s, \(Int(s?.events ?? 0))"
             }
             func ns(_ v: Double?) -> String { v.map { String(format: $0 * 1e9 < 10 ? "%.2f" : "%.0f", $0 * 1e9) } ?? "–" }
             func st(_ m: Measure?) -> String { m.map { String(format: "%.3f", $0.start) } ?? "–" }
+            func ex(_ m: Measure?) -> String { m.map { String(format: "%.3f", $0.exit) } ?? "–" }
             print("| `\(([c.name] + c.arguments).joined(separator: " "))` | \(load) | \(ns(s?.userPerEvent)) | \(ns(p?.userPerEvent)) | "
                   + "\(formatRatio(s?.userPerEvent, p?.userPerEvent)) | \(ns(s?.cpuPerEvent)) | \(ns(p?.cpuPerEvent)) | "
-                  + "\(formatRatio(s?.cpuPerEvent, p?.cpuPerEvent)) | \(st(s)) | \(st(w)) | \(st(p)) | \(formatRatio(s?.start, p?.start)) |"
+                  + "\(formatRatio(s?.cpuPerEvent, p?.cpuPerEvent)) | \(st(s)) | \(st(w)) | \(st(p)) | \(formatRatio(s?.start, p?.start)) | \(ex(s)) / \(ex(p)) |"
                   + (note.isEmpty ? "" : " <!-- \(note) -->"))
         }
     }
@@ -155,17 +192,21 @@ struct ToolBench: ParsableCommand {
         var userPerEvent: Double
         var start: Double
         var events: Double
+        /// Seconds from the SIGINT to the exit: the summary of a histogram or stack tool.
+        var exit: Double
         var text: String {
-            String(format: "%.0f ns user CPU/event, %.0f ns CPU/event over %.0f events, start %.3f s",
-                   userPerEvent * 1e9, cpuPerEvent * 1e9, events, start)
+            String(format: "%.0f ns user CPU/event, %.0f ns CPU/event over %.0f events, start %.3f s, exit %.3f s",
+                   userPerEvent * 1e9, cpuPerEvent * 1e9, events, start, exit)
         }
         static func median(_ ms: [Measure]) -> Measure? {
             guard !ms.isEmpty else { return nil }
             let byCPU = ms.sorted { $0.cpuPerEvent < $1.cpuPerEvent }
             let byUser = ms.sorted { $0.userPerEvent < $1.userPerEvent }
             let byStart = ms.sorted { $0.start < $1.start }
+            let byExit = ms.sorted { $0.exit < $1.exit }
             return Measure(cpuPerEvent: byCPU[ms.count / 2].cpuPerEvent, userPerEvent: byUser[ms.count / 2].userPerEvent,
-                           start: byStart[ms.count / 2].start, events: byCPU[ms.count / 2].events)
+                           start: byStart[ms.count / 2].start, events: byCPU[ms.count / 2].events,
+                           exit: byExit[ms.count / 2].exit)
         }
     }
 
@@ -173,7 +214,7 @@ struct ToolBench: ParsableCommand {
 
     /// One run: spawn on a pty, wait for the first output, CPU before and after the load.
     func measure(_ executable: String, _ c: Case, prefix: [String] = [],
-                 environment: [String: String]?) throws -> Result<Measure, Failure> {
+                 environment: [String: String]?, startOnly: Bool = false) throws -> Result<Measure, Failure> {
         let pty = try PTY()
         defer { pty.close() }
         let t0 = Date()
@@ -209,7 +250,23 @@ struct ToolBench: ParsableCommand {
             spawnTrue()
             pty.pump(timeoutMs: 20)
         }
+        let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        while c.readyAtPerfEvents && perfEventCount(pid) < cpus {
+            try checkStop()
+            if Date() > deadline { return .failure(Failure(reason: "no perf events open in \(startTimeout) s")) }
+            if reap(pid, wait: false) != nil {
+                stopped = true
+                return .failure(Failure(reason: "exited before it opened its perf events: " + (pty.text.split(separator: "\n").last.map(String.init) ?? "")))
+            }
+            pty.pump(timeoutMs: 5)
+        }
         let start = Date().timeIntervalSince(t0)
+        if startOnly {
+            kill(pid, SIGINT)
+            let end = Date().addingTimeInterval(30)
+            while Date() < end, reap(pid, wait: false) == nil { pty.pump(timeoutMs: 20) }
+            return .success(Measure(cpuPerEvent: 0, userPerEvent: 0, start: start, events: 0, exit: 0))
+        }
         // Let it settle (Python prints its header before its last attach in some tools).
         let settle = Date().addingTimeInterval(0.5)
         while Date() < settle { pty.pump(timeoutMs: 20) }
@@ -225,22 +282,25 @@ struct ToolBench: ParsableCommand {
             return .failure(Failure(reason: "exited with status \(status) during the load: "
                 + (pty.text.split(separator: "\n").last.map(String.init) ?? "")))
         }
-        if load != .syscalls && pty.received == before {
+        if c.printsRows && pty.received == before {
             return .failure(Failure(reason: "printed no row during the load"))
         }
         // Ctrl-C: the tool prints its summary and exits; SIGKILL if it has not within 30 s.
         kill(pid, SIGINT)
+        let interrupted = Date()
         let end = Date().addingTimeInterval(30)
         var exited = false
         while Date() < end && !exited {
             exited = reap(pid, wait: false) != nil
             if !exited { pty.pump(timeoutMs: 20) }
         }
+        let exitTime = Date().timeIntervalSince(interrupted)
         if !exited { kill(pid, SIGKILL); _ = reap(pid) }
         stopped = true
+        if !exited { return .failure(Failure(reason: "still running 30 s after SIGINT")) }
         guard let cpu0, let cpu1, let user0, let user1, events > 0 else { return .failure(Failure(reason: "no CPU times or no load")) }
         return .success(Measure(cpuPerEvent: (cpu1 - cpu0) / Double(events), userPerEvent: (user1 - user0) / Double(events),
-                                start: start, events: Double(events)))
+                                start: start, events: Double(events), exit: exitTime))
     }
 
     /// Runs the load for `seconds`; returns the number of events it made.
@@ -254,9 +314,38 @@ struct ToolBench: ParsableCommand {
                 n += 10_000
                 pty.pump(timeoutMs: 0)
             }
-        case .tcpSessions, .lookups, .opens, .stats, .kills, .execs, .syncs:
+        case .switches:
+            // Two threads hand a byte back and forth over two pipes: every hand-off wakes one.
+            let pingPong = try PingPong()
+            defer { pingPong.close() }
+            while Date() < end {
+                n += pingPong.roundTrips(1000) * 2
+                pty.pump(timeoutMs: 0)
+            }
+        case .bashLines:
+            let shell = try InteractiveBash(spawn: { try spawn("/bin/bash", $0, stdout: $1, stdin: $1, environment: $2) })
+            defer { shell.close(reap: { _ = reap($0) }) }
+            let interval = 1.0 / Double(bashRate)
+            var next = Date()
+            while Date() < end {
+                try shell.type(":")
+                n += 1
+                next += interval
+                while next.timeIntervalSinceNow > 0 {
+                    pty.pump(timeoutMs: 0)
+                    shell.pump(timeoutMs: max(0, Int32(next.timeIntervalSinceNow * 1000)))
+                }
+            }
+            // The load ends when bash has read every line (the tool has seen them all).
+            n += 1
+            guard try shell.finish(timeout: 30, while: { pty.pump(timeoutMs: 0) }) else {
+                throw Failure(reason: "bash did not read the typed lines within 30 s")
+            }
+        case .tcpSessions, .lookups, .opens, .stats, .kills, .execs, .syncs, .directWrites:
             let listener = load == .tcpSessions ? try LoopbackListener() : nil
             defer { listener?.close() }
+            let writer = load == .directWrites ? try DirectWriter() : nil
+            defer { writer?.close() }
             let missing = "/tmp/toolbench-missing-\(getpid())"
             let interval = 1.0 / Double(load == .execs ? execRate : rate)
             var next = Date()
@@ -271,7 +360,8 @@ struct ToolBench: ParsableCommand {
                 case .kills: _ = kill(getpid(), 0)
                 case .syncs: sync()
                 case .execs: spawnTrue()
-                case .syscalls: break
+                case .directWrites: writer!.write()
+                case .syscalls, .switches, .bashLines: break
                 }
                 n += 1
                 next += interval
@@ -300,6 +390,13 @@ struct ToolBench: ParsableCommand {
         if getaddrinfo("localhost", nil, nil, &result) == 0 { freeaddrinfo(result) }
     }
 
+    /// How many perf events `pid` has open (`anon_inode:[perf_event]` in /proc/<pid>/fd).
+    func perfEventCount(_ pid: pid_t) -> Int {
+        let dir = "/proc/\(pid)/fd"
+        guard let fds = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return 0 }
+        return fds.count { (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\($0)")) == "anon_inode:[perf_event]" }
+    }
+
     /// CPU time of `pid`'s threads (not its children's), in seconds: the sum of each thread's
     /// `/proc/<pid>/task/<tid>/schedstat` run time (nanoseconds, unlike the 10 ms ticks of
     /// `stat`'s utime and stime, which a counting tool's few microseconds per second never reach).
@@ -326,11 +423,14 @@ struct ToolBench: ParsableCommand {
         return u / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    func spawn(_ executable: String, _ arguments: [String], stdout: Int32, environment: [String: String]?) throws -> pid_t {
+    func spawn(_ executable: String, _ arguments: [String], stdout: Int32, stdin: Int32? = nil,
+               environment: [String: String]?) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let stdin { posix_spawn_file_actions_adddup2(&actions, stdin, 0) } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         posix_spawn_file_actions_adddup2(&actions, stdout, 2)
         let args = [executable] + arguments
@@ -452,4 +552,132 @@ final class LoopbackListener {
     }
 
     func close() { Glibc.close(fd) }
+}
+
+/// Two threads that hand a byte back and forth over two pipes (runqlat's, cpudist's and
+/// offcputime's load: each hand-off blocks one thread and wakes the other).
+final class PingPong: @unchecked Sendable {
+    private var ping: [Int32] = [-1, -1], pong: [Int32] = [-1, -1]
+    private let thread: Thread
+
+    init() throws {
+        guard pipe(&ping) == 0, pipe(&pong) == 0 else { throw ToolBench.Failure(reason: "pipe: errno \(errno)") }
+        let (input, output) = (ping[0], pong[1])
+        thread = Thread {
+            var byte: UInt8 = 0
+            while read(input, &byte, 1) == 1 { _ = write(output, &byte, 1) }
+        }
+        thread.start()
+    }
+
+    /// `count` hand-offs each way; returns how many completed.
+    func roundTrips(_ count: Int) -> Int {
+        var byte: UInt8 = 1
+        for i in 0..<count {
+            guard write(ping[1], &byte, 1) == 1, read(pong[0], &byte, 1) == 1 else { return i }
+        }
+        return count
+    }
+
+    /// Closing the write end ends the thread's read loop.
+    func close() {
+        Glibc.close(ping[1])
+        Glibc.close(pong[0])
+        usleep(10_000)
+        Glibc.close(ping[0])
+        Glibc.close(pong[1])
+    }
+}
+
+/// 4 KiB writes with O_DIRECT into a preallocated file under /var/tmp: each one block
+/// request (bitesize's load; /var/tmp is on a disk where /tmp may be tmpfs).
+final class DirectWriter {
+    let fd: Int32
+    let path = "/var/tmp/toolbench-direct-\(getpid())"
+    private let buffer: UnsafeMutableRawPointer
+    private var block = 0
+    static let blocks = 256
+
+    init() throws {
+        var p: UnsafeMutableRawPointer?
+        guard posix_memalign(&p, 4096, 4096) == 0, let p else { throw ToolBench.Failure(reason: "posix_memalign") }
+        buffer = p
+        memset(buffer, 0x5a, 4096)
+        // Allocate the blocks first, so that a write is one data request and no journal.
+        let setup = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0o600)
+        guard setup >= 0 else { throw ToolBench.Failure(reason: "open \(path): errno \(errno)") }
+        for b in 0..<Self.blocks { _ = pwrite(setup, buffer, 4096, off_t(b * 4096)) }
+        fsync(setup)
+        Glibc.close(setup)
+        fd = open(path, O_WRONLY | 0o40000 /* O_DIRECT on x86-64, not exported by Glibc */)
+        guard fd >= 0 else {
+            unlink(path)
+            throw ToolBench.Failure(reason: "O_DIRECT open of \(path): errno \(errno) (needs a disk file system, not tmpfs)")
+        }
+    }
+
+    func write() {
+        _ = pwrite(fd, buffer, 4096, off_t(block * 4096))
+        block = (block + 1) % Self.blocks
+    }
+
+    func close() {
+        Glibc.close(fd)
+        unlink(path)
+        free(buffer)
+    }
+}
+
+/// An interactive bash on a pseudo-terminal of its own (readline reads only from a terminal):
+/// bashreadline's load is lines typed into it.
+final class InteractiveBash {
+    let pty: PTY
+    let pid: pid_t
+    private let marker = "toolbench-\(getpid())"
+
+    init(spawn: ([String], Int32, [String: String]) throws -> pid_t) throws {
+        pty = try PTY()
+        var env = ProcessInfo.processInfo.environment
+        env["TERM"] = "dumb"
+        env["PS1"] = "$ "
+        env["HISTFILE"] = "/dev/null"
+        pid = try spawn(["--norc", "--noprofile", "-i"], pty.slave, env)
+        pty.closeSlave()
+        _ = fcntl(pty.master, F_SETFL, fcntl(pty.master, F_GETFL) | O_NONBLOCK)
+    }
+
+    /// Types `line` and Return (waiting, and reading bash's echo, while its input is full).
+    func type(_ line: String) throws {
+        var bytes = Array((line + "\r").utf8)
+        let deadline = Date().addingTimeInterval(30)
+        while !bytes.isEmpty {
+            let n = Glibc.write(pty.master, bytes, bytes.count)
+            if n > 0 { bytes.removeFirst(n) } else if errno == EAGAIN || errno == EINTR {
+                guard Date() < deadline else { throw ToolBench.Failure(reason: "bash read no input for 30 s") }
+                pump(timeoutMs: 1)
+            } else {
+                throw ToolBench.Failure(reason: "write to bash's terminal: errno \(errno)")
+            }
+        }
+    }
+
+    func pump(timeoutMs: Int32) { pty.pump(timeoutMs: timeoutMs) }
+
+    /// Types a command whose output (not its echo) is a marker, and waits for it.
+    func finish(timeout: Double, while work: () -> Void) throws -> Bool {
+        try type("echo \(marker)-$((40+2))")
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            work()
+            pump(timeoutMs: 10)
+            if pty.text.contains("\(marker)-42") { return true }
+        }
+        return false
+    }
+
+    func close(reap: (pid_t) -> Void) {
+        kill(pid, SIGKILL)
+        reap(pid)
+        pty.close()
+    }
 }
