@@ -26,7 +26,7 @@ struct KernelQueryTests {
     func kprobeFunctions() throws {
         let found = try BPF.getKprobeFunctions("vfs_")
         let syms = try Self.kallsymsText()
-        let traceable = BPF.availableFilterFunctions()
+        let traceable = Self.traceableFunctions()
         let blacklist = BPF.kprobeBlacklist()
         let expected = Set(syms.filter { "tTwW".contains($0.type) && $0.name.hasPrefix("vfs_")
                 && !$0.name.contains(".cold") && !blacklist.contains($0.name)
@@ -41,6 +41,50 @@ struct KernelQueryTests {
         #expect(try BPF.getKprobeFunctions("perf_").isEmpty)
         #expect(try BPF.getKprobeFunctions(".*").allSatisfy { !$0.hasPrefix("__perf") && !$0.hasPrefix("_kbl_addr_") })
         #expect(throws: BPFError.self) { try BPF.getKprobeFunctions("(") }
+    }
+
+    /// The first words of ftrace's available_filter_functions, nil when it cannot be read.
+    static func traceableFunctions() -> Set<String>? {
+        for root in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {
+            guard let text = try? String(contentsOfFile: root + "/available_filter_functions", encoding: .utf8),
+                  !text.isEmpty else { continue }
+            return Set(text.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
+        }
+        return nil
+    }
+
+    @Test("getKprobeFunctions: the literal-prefix skip finds what the regex on every name finds")
+    func prefixSkipIsExact() throws {
+        let kallsyms = try #require(FileIO.readBytes("/proc/kallsyms"))
+        let patterns = [#"^finish_task_switch$|^finish_task_switch\.isra\.\d$"#, "vfs_", "^__blk_account_io_done$",
+                        "do_sys_(open|close)", "tcp_v4_conn?ect", "ksys_re[a-z]+", "sched_fork|__schedule", "schedule{1,2}"]
+        for pattern in patterns {
+            let regex = try BPF.compileRegex(pattern)
+            let prefixes = try #require(RegexPrefixes.literalPrefixes(pattern), "\(pattern)")
+            let skipping = BPF.kprobeCandidates(kallsyms: kallsyms, regex: regex, prefixes: prefixes)
+            let everyName = BPF.kprobeCandidates(kallsyms: kallsyms, regex: regex, prefixes: nil)
+            #expect(skipping == everyName, "\(pattern): \(skipping.symmetricDifference(everyName).sorted())")
+        }
+        #expect(!BPF.kprobeCandidates(kallsyms: kallsyms, regex: try BPF.compileRegex("vfs_read$"), prefixes: nil).isEmpty)
+        // Many matches: the traceable filter reads ftrace's list into a set instead.
+        let many = try BPF.getKprobeFunctions("[a-z].*")
+        let traceable = Self.traceableFunctions()
+        #expect(many.count > 64 && many.allSatisfy { traceable?.contains($0) ?? true })
+    }
+
+    @Test("the literal prefixes of a pattern: one per top-level alternative, none where one may start anyhow")
+    func literalPrefixes() {
+        func prefixes(_ p: String) -> [String]? { RegexPrefixes.literalPrefixes(p)?.map { String(decoding: $0, as: UTF8.self) } }
+        #expect(prefixes(#"^finish_task_switch$|^finish_task_switch\.isra\.\d$"#) == ["finish_task_switch", "finish_task_switch"])
+        #expect(prefixes("vfs_") == ["vfs_"])
+        #expect(prefixes("tcp_v4_conn?ect") == ["tcp_v4_con"])
+        #expect(prefixes("schedule{1,2}") == ["schedul"])
+        #expect(prefixes("do_sys_(open|close)") == ["do_sys_"])
+        #expect(prefixes("a[x|y]b|cd") == ["a", "cd"])
+        #expect(prefixes("ab+c") == ["ab"])
+        for none in [".*", "x*vfs", "[a-z]_foo", "(?i)vfs_", "vfs|", "|vfs", #"\Avfs"#, "(vfs)", "é"] {
+            #expect(prefixes(none) == nil, "\(none)")
+        }
     }
 
     @Test("a missing kprobe blacklist counts as empty (Python raises)")

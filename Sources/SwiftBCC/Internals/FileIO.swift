@@ -16,6 +16,11 @@ enum FileIO {
 
     /// Reads a whole file (works for /proc and tracefs files whose size reads as 0).
     static func read(_ path: String) -> String? {
+        readBytes(path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// ``read(_:)`` as bytes, for a scan that makes no `String` of lines it skips.
+    static func readBytes(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -27,7 +32,7 @@ enum FileIO {
             if n <= 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
     /// Writes `text` to `path`; returns errno on failure, 0 on success.
