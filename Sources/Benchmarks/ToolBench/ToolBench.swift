@@ -273,8 +273,14 @@ struct ToolBench: ParsableCommand {
         let cpu0 = cpuSeconds(pid), user0 = userSeconds(pid)
         let before = pty.received
         let events = try runLoad(load, pty: pty)
-        let drain = Date().addingTimeInterval(1.0)
-        while Date() < drain { pty.pump(timeoutMs: 20) }
+        // The drain: until the tool has printed nothing for a second (a tool that fell behind
+        // the load is still printing its rows, and that CPU is the load's too), at most 120 s.
+        var quietSince = Date(), lastReceived = pty.received
+        let drainLimit = Date().addingTimeInterval(120)
+        while Date().timeIntervalSince(quietSince) < 1.0 && Date() < drainLimit {
+            pty.pump(timeoutMs: 20)
+            if pty.received != lastReceived { lastReceived = pty.received; quietSince = Date() }
+        }
         let cpu1 = cpuSeconds(pid), user1 = userSeconds(pid)
         // A tool that died after its first output (an error message) measured nothing.
         if let status = reap(pid, wait: false) {
