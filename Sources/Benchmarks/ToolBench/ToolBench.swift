@@ -150,6 +150,9 @@ struct ToolBench: ParsableCommand {
                     }
                 }
                 let s = Measure.median(swift), w = Measure.median(warm), p = Measure.median(py)
+                for (language, m) in [("Swift", s), ("Swift warm", w), ("Python", p)] where (m?.ctrlCs ?? 1) > 1 {
+                    note += (note.isEmpty ? "" : "; ") + "\(language) needed up to \(m!.ctrlCs) Ctrl-Cs to exit"
+                }
                 print("\(c.name): Swift \(s?.text ?? "–"); warm \(w?.text ?? "–"); Python \(p?.text ?? "–")"
                       + (note.isEmpty ? "" : " (\(note))"))
                 table.append((c, s, w, p, note))
@@ -192,11 +195,14 @@ struct ToolBench: ParsableCommand {
         var userPerEvent: Double
         var start: Double
         var events: Double
-        /// Seconds from the SIGINT to the exit: the summary of a histogram or stack tool.
+        /// Seconds from the (first) Ctrl-C to the exit: the summary of a histogram or stack tool.
         var exit: Double
+        /// The Ctrl-Cs it took: Python's tools miss one that arrives while a ctypes callback runs
+        /// (the KeyboardInterrupt is raised inside the callback, and ctypes ignores it: bcc#2083).
+        var ctrlCs = 1
         var text: String {
             String(format: "%.0f ns user CPU/event, %.0f ns CPU/event over %.0f events, start %.3f s, exit %.3f s",
-                   userPerEvent * 1e9, cpuPerEvent * 1e9, events, start, exit)
+                   userPerEvent * 1e9, cpuPerEvent * 1e9, events, start, exit) + (ctrlCs > 1 ? " after \(ctrlCs) Ctrl-Cs" : "")
         }
         static func median(_ ms: [Measure]) -> Measure? {
             guard !ms.isEmpty else { return nil }
@@ -206,7 +212,7 @@ struct ToolBench: ParsableCommand {
             let byExit = ms.sorted { $0.exit < $1.exit }
             return Measure(cpuPerEvent: byCPU[ms.count / 2].cpuPerEvent, userPerEvent: byUser[ms.count / 2].userPerEvent,
                            start: byStart[ms.count / 2].start, events: byCPU[ms.count / 2].events,
-                           exit: byExit[ms.count / 2].exit)
+                           exit: byExit[ms.count / 2].exit, ctrlCs: ms.map(\.ctrlCs).max() ?? 1)
         }
     }
 
@@ -220,7 +226,8 @@ struct ToolBench: ParsableCommand {
         let t0 = Date()
         let load = c.load
         let arguments = prefix + c.arguments.map { $0 == "{pid}" ? String(getpid()) : $0 }
-        let pid = try spawn(executable, arguments, stdout: pty.slave, environment: environment)
+        let pid = try spawn(executable, arguments, stdout: pty.slave, environment: environment,
+                            controllingTerminal: pty.slavePath)
         pty.closeSlave()
         var stopped = false
         defer {
@@ -262,9 +269,9 @@ struct ToolBench: ParsableCommand {
         }
         let start = Date().timeIntervalSince(t0)
         if startOnly {
-            kill(pid, SIGINT)
-            let end = Date().addingTimeInterval(30)
-            while Date() < end, reap(pid, wait: false) == nil { pty.pump(timeoutMs: 20) }
+            let (exited, _, _) = interrupt(pid, pty: pty)
+            if !exited { kill(pid, SIGKILL); _ = reap(pid) }
+            stopped = true
             return .success(Measure(cpuPerEvent: 0, userPerEvent: 0, start: start, events: 0, exit: 0))
         }
         // Let it settle (Python prints its header before its last attach in some tools).
@@ -291,22 +298,38 @@ struct ToolBench: ParsableCommand {
         if c.printsRows && pty.received == before {
             return .failure(Failure(reason: "printed no row during the load"))
         }
+        // Reading /proc/<pid>/stat above was an open() of this process (opensnoop -p traces
+        // it): let the tool print that row before the Ctrl-C.
+        let pause = Date().addingTimeInterval(0.3)
+        while Date() < pause { pty.pump(timeoutMs: 20) }
         // Ctrl-C: the tool prints its summary and exits; SIGKILL if it has not within 30 s.
-        kill(pid, SIGINT)
-        let interrupted = Date()
-        let end = Date().addingTimeInterval(30)
-        var exited = false
-        while Date() < end && !exited {
-            exited = reap(pid, wait: false) != nil
-            if !exited { pty.pump(timeoutMs: 20) }
-        }
-        let exitTime = Date().timeIntervalSince(interrupted)
+        let (exited, exitTime, ctrlCs) = interrupt(pid, pty: pty)
         if !exited { kill(pid, SIGKILL); _ = reap(pid) }
         stopped = true
-        if !exited { return .failure(Failure(reason: "still running 30 s after SIGINT")) }
+        if !exited { return .failure(Failure(reason: "still running 30 s after the first of \(ctrlCs) Ctrl-Cs")) }
         guard let cpu0, let cpu1, let user0, let user1, events > 0 else { return .failure(Failure(reason: "no CPU times or no load")) }
         return .success(Measure(cpuPerEvent: (cpu1 - cpu0) / Double(events), userPerEvent: (user1 - user0) / Double(events),
-                                start: start, events: Double(events), exit: exitTime))
+                                start: start, events: Double(events), exit: exitTime, ctrlCs: ctrlCs))
+    }
+
+    /// Types Ctrl-C on the tool's terminal (the line discipline sends SIGINT to its process
+    /// group, as a terminal does; a kill() from here would be an event for killsnoop), again
+    /// every 5 s while it runs, for 30 s. Returns whether it exited, the seconds from the first
+    /// Ctrl-C, and how many it took.
+    func interrupt(_ pid: pid_t, pty: PTY) -> (exited: Bool, seconds: Double, ctrlCs: Int) {
+        let first = Date()
+        var ctrlCs = 0
+        var next = first
+        while Date().timeIntervalSince(first) < 30 {
+            if reap(pid, wait: false) != nil { return (true, Date().timeIntervalSince(first), ctrlCs) }
+            if Date() >= next {
+                if !pty.typeInterrupt() { kill(pid, SIGINT) }
+                ctrlCs += 1
+                next = Date().addingTimeInterval(5)
+            }
+            pty.pump(timeoutMs: 20)
+        }
+        return (false, Date().timeIntervalSince(first), ctrlCs)
     }
 
     /// Runs the load for `seconds`; returns the number of events it made.
@@ -429,16 +452,27 @@ struct ToolBench: ParsableCommand {
         return u / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// With `controllingTerminal` (the path of `stdout`'s pty slave), the child starts a session
+    /// of its own and opens the slave as stdout, which makes it the session's controlling
+    /// terminal: Ctrl-C typed on the master then interrupts it as in a terminal.
     func spawn(_ executable: String, _ arguments: [String], stdout: Int32, stdin: Int32? = nil,
-               environment: [String: String]?) throws -> pid_t {
+               environment: [String: String]?, controllingTerminal: String? = nil) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
         if let stdin { posix_spawn_file_actions_adddup2(&actions, stdin, 0) } else {
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         }
-        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
-        posix_spawn_file_actions_adddup2(&actions, stdout, 2)
+        if let controllingTerminal {
+            posix_spawnattr_setflags(&attributes, Int16(0x80) /* POSIX_SPAWN_SETSID */)
+            posix_spawn_file_actions_addopen(&actions, 1, controllingTerminal, O_RDWR, 0)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        }
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
         let args = [executable] + arguments
         let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0)=\($1)" }
         var cArgs = args.map { strdup($0) } + [nil]
@@ -448,7 +482,7 @@ struct ToolBench: ParsableCommand {
             for p in cEnv { free(p) }
         }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, nil, &cArgs, &cEnv)
+        let rc = posix_spawn(&pid, executable, &actions, &attributes, &cArgs, &cEnv)
         guard rc == 0 else { throw Failure(reason: "posix_spawn(\(executable)): errno \(rc)") }
         return pid
     }
@@ -467,6 +501,8 @@ struct ToolBench: ParsableCommand {
 final class PTY {
     let master: Int32
     private(set) var slave: Int32
+    /// `/dev/pts/N`, for a child that opens it as its controlling terminal.
+    let slavePath: String
     private var bytes: [UInt8] = []
     /// All the bytes read so far (`text` keeps the last megabyte).
     private(set) var received = 0
@@ -480,8 +516,16 @@ final class PTY {
         guard master >= 0, ioctl(master, 0x4004_5431 /* TIOCSPTLCK */, &unlock) == 0, ioctl(master, 0x8004_5430 /* TIOCGPTN */, &number) == 0 else {
             throw ToolBench.Failure(reason: "no pseudo-terminal (/dev/ptmx)")
         }
-        slave = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY)
+        slavePath = "/dev/pts/\(number)"
+        slave = open(slavePath, O_RDWR | O_NOCTTY)
         guard slave >= 0 else { throw ToolBench.Failure(reason: "no pseudo-terminal slave") }
+        // Ctrl-C (VINTR) raises SIGINT, as in a terminal.
+        var modes = termios()
+        if tcgetattr(slave, &modes) == 0 {
+            modes.c_lflag |= tcflag_t(ISIG)
+            withUnsafeMutableBytes(of: &modes.c_cc) { $0[Int(VINTR)] = 0x03 }
+            _ = tcsetattr(slave, TCSANOW, &modes)
+        }
         // A wide terminal: tools that size columns to it print whole rows.
         var size = winsize(ws_row: 50, ws_col: 250, ws_xpixel: 0, ws_ypixel: 0)
         _ = ioctl(slave, UInt(TIOCSWINSZ), &size)
@@ -513,6 +557,12 @@ final class PTY {
     }
 
     var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Types Ctrl-C (false if the write failed).
+    func typeInterrupt() -> Bool {
+        var c: UInt8 = 0x03
+        return write(master, &c, 1) == 1
+    }
 }
 
 /// A loopback TCP listener: `session()` connects to it, accepts, and closes both ends (one
