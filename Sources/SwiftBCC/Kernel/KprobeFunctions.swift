@@ -40,17 +40,8 @@ extension BPF {
                 var lineEnd = lineStart
                 while lineEnd < all.count, all[lineEnd] != 0x0a { lineEnd += 1 }
                 defer { lineStart = lineEnd + 1 }
-                // Fields: address, type, name (spaces or tabs between them).
-                var i = lineStart
-                func skipSpaces() { while i < lineEnd, all[i] == 0x20 || all[i] == 0x09 { i += 1 } }
-                func field() -> Range<Int> {
-                    let s = i
-                    while i < lineEnd, all[i] != 0x20, all[i] != 0x09 { i += 1 }
-                    return s..<i
-                }
-                skipSpaces(); _ = field(); skipSpaces()
-                let typeField = field(); skipSpaces()
-                let nameField = field()
+                let fields = KallsymsLine(all, lineStart..<lineEnd)
+                let typeField = fields.type, nameField = fields.name
                 guard typeField.count == 1, !nameField.isEmpty else { continue }
                 let name = UnsafeBufferPointer(rebasing: all[nameField])
                 func isName(_ s: StaticString) -> Bool {
@@ -80,7 +71,7 @@ extension BPF {
                     continue
                 }
                 if hasPrefix("_kbl_addr_") || hasPrefix("__perf") || hasPrefix("perf_") || hasPrefix("__SCT__") { continue }
-                if let prefixes, !prefixes.contains(where: { p in name.count >= p.count && name.starts(with: p) }) { continue }
+                if let prefixes, !prefixes.contains(where: { name.starts(with: $0) }) { continue }
                 let fn = String(decoding: name, as: UTF8.self)
                 if isColdClone(Substring(fn)) { continue }
                 if fn.prefixMatch(of: regex) != nil { result.insert(fn) }

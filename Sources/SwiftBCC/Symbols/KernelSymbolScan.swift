@@ -49,38 +49,56 @@ enum KernelSymbolScan {
     /// The symbol on one kallsyms line if its name is one of `names` and
     /// `bcc_procutils_each_ksym` reports it; nil otherwise (allocating nothing then).
     static func parse(_ line: ArraySlice<UInt8>, names: [[UInt8]]) -> Symbol? {
-        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
-        var i = line.startIndex
-        var address: UInt64 = 0
-        var digits = 0
-        while i < line.endIndex, !isSpace(line[i]) {
-            let b = line[i]
-            let v: UInt8
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = b - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): v = b - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): v = b - UInt8(ascii: "A") + 10
-            default: return nil
+        line.withUnsafeBufferPointer { bytes -> Symbol? in
+            let f = KallsymsLine(bytes, 0..<bytes.count)
+            guard f.address.count > 0, f.address.count <= 16, f.type.count == 1 else { return nil }
+            var address: UInt64 = 0
+            for b in bytes[f.address] {
+                let v: UInt8
+                switch b {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): v = b - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): v = b - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): v = b - UInt8(ascii: "A") + 10
+                default: return nil
+                }
+                address = address << 4 | UInt64(v)
             }
-            guard digits < 16 else { return nil }
-            address = address << 4 | UInt64(v)
-            digits += 1
-            i += 1
+            guard address != 0, address != .max, address >= 0x00ff_ffff_ffff_ffff,
+                  !"bBdDrR".utf8.contains(bytes[f.type.lowerBound]), !f.name.isEmpty else { return nil }
+            let name = UnsafeBufferPointer(rebasing: bytes[f.name])
+            guard names.contains(where: { $0.elementsEqual(name) }) else { return nil }
+            var module = "kernel"
+            if let open = f.rest.first, bytes[open] == UInt8(ascii: "["),
+               let close = bytes[f.rest].firstIndex(of: UInt8(ascii: "]")) {
+                module = String(decoding: UnsafeBufferPointer(rebasing: bytes[(open + 1)..<close]), as: UTF8.self)
+            }
+            return Symbol(name: String(decoding: name, as: UTF8.self), module: module, address: address)
         }
-        guard digits > 0, address != 0, address != .max, address >= 0x00ff_ffff_ffff_ffff else { return nil }
-        i += 1
-        guard i < line.endIndex, !"bBdDrR".utf8.contains(line[i]) else { return nil }
-        i += 2
-        guard i < line.endIndex else { return nil }
-        let nameStart = i
-        while i < line.endIndex, !isSpace(line[i]) { i += 1 }
-        let name = line[nameStart..<i]
-        guard names.contains(where: { $0.elementsEqual(name) }) else { return nil }
-        var module = "kernel"
-        while i < line.endIndex, isSpace(line[i]) { i += 1 }
-        if i < line.endIndex, line[i] == UInt8(ascii: "["), let close = line[i...].firstIndex(of: UInt8(ascii: "]")) {
-            module = String(decoding: line[(i + 1)..<close], as: UTF8.self)
+    }
+}
+
+/// The fields of one /proc/kallsyms line, `address type name [module]` with spaces or tabs
+/// between them, as ranges of `bytes` (empty when the line has fewer fields); `rest` is what
+/// follows the name's separators (the `[module]`). Shared by ``KernelSymbolScan`` and
+/// `BPF.kprobeCandidates`, which read the file as bytes.
+struct KallsymsLine {
+    var address: Range<Int>
+    var type: Range<Int>
+    var name: Range<Int>
+    var rest: Range<Int>
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>) {
+        var i = line.lowerBound
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
+        func skipSpaces() { while i < line.upperBound, isSpace(bytes[i]) { i += 1 } }
+        func field() -> Range<Int> {
+            let start = i
+            while i < line.upperBound, !isSpace(bytes[i]) { i += 1 }
+            return start..<i
         }
-        return Symbol(name: String(decoding: name, as: UTF8.self), module: module, address: address)
+        skipSpaces(); address = field()
+        skipSpaces(); type = field()
+        skipSpaces(); name = field()
+        skipSpaces(); rest = i..<line.upperBound
     }
 }
